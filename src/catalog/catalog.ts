@@ -1,0 +1,448 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { MmrunError } from '../errors.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
+import { type Owner, ownerLiveness } from './ownership.ts';
+
+export type RunStatus = 'running' | 'interrupted' | 'crashed' | 'failed' | 'completed';
+
+export type EventType =
+  | 'started'
+  | 'resumed'
+  | 'flushed'
+  | 'signal'
+  | 'crashed'
+  | 'completed'
+  | 'failed'
+  | 'allow-changed';
+
+/** What a run is: fixed when it is created. */
+export interface RunSpec {
+  readonly id: string;
+  readonly experiment: string;
+  readonly experimentPath: string;
+  readonly sourceHash: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly seed: number;
+  readonly iterations: number;
+  readonly columns: Readonly<Record<string, unknown>>;
+  /** NumPy descr of the row dtype. */
+  readonly dtype: string;
+  readonly itemsize: number;
+  readonly segmentRows: number;
+  readonly flushEvery: number;
+  /** Seconds. */
+  readonly flushInterval: number;
+}
+
+/** A run as the catalog knows it. */
+export interface RunRecord extends RunSpec {
+  readonly status: RunStatus;
+  /** Rows [0, flushedRows) are on disk (msync'ed before this was committed). */
+  readonly flushedRows: number;
+  readonly owner: Owner | undefined;
+  readonly error: string | undefined;
+  readonly errorIteration: number | undefined;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface RunEvent {
+  readonly type: EventType;
+  readonly at: string;
+  readonly pid: number | null;
+  readonly data: unknown;
+}
+
+/** The name of the catalog file in a runs directory. */
+export const CATALOG_FILE = 'mmrun.sqlite';
+
+// How many checkpoints and `flushed` events to keep per run: the latest is what matters,
+// a few more help a post-mortem, millions would bloat the catalog of a week-long run.
+const KEEP_HISTORY = 20;
+
+const now = () => new Date().toISOString();
+
+interface RunRow {
+  id: string;
+  experiment: string;
+  experiment_path: string;
+  source_hash: string;
+  params: string;
+  seed: number;
+  iterations: number;
+  columns: string;
+  dtype: string;
+  itemsize: number;
+  segment_rows: number;
+  flush_every: number;
+  flush_interval: number;
+  status: RunStatus;
+  owner_pid: number | null;
+  owner_start: string | null;
+  owner_boot: string | null;
+  owner_host: string | null;
+  error: string | null;
+  error_iteration: number | null;
+  created_at: string;
+  updated_at: string;
+  flushed_rows: number | null;
+}
+
+const toRecord = (r: RunRow): RunRecord => ({
+  id: r.id,
+  experiment: r.experiment,
+  experimentPath: r.experiment_path,
+  sourceHash: r.source_hash,
+  params: JSON.parse(r.params) as Record<string, unknown>,
+  seed: r.seed,
+  iterations: r.iterations,
+  columns: JSON.parse(r.columns) as Record<string, unknown>,
+  dtype: r.dtype,
+  itemsize: r.itemsize,
+  segmentRows: r.segment_rows,
+  flushEvery: r.flush_every,
+  flushInterval: r.flush_interval,
+  status: r.status,
+  flushedRows: r.flushed_rows ?? 0,
+  owner:
+    r.owner_pid === null
+      ? undefined
+      : { pid: r.owner_pid, start: r.owner_start ?? '', boot: r.owner_boot ?? '', host: r.owner_host ?? '' },
+  error: r.error ?? undefined,
+  errorIteration: r.error_iteration ?? undefined,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const SELECT_RUN = `
+  SELECT runs.*, (SELECT flushed_index FROM checkpoints c WHERE c.run_id = runs.id ORDER BY seq DESC LIMIT 1)
+    AS flushed_rows
+  FROM runs`;
+
+/**
+ * The SQLite catalog of one runs directory: runs, their checkpoints (flushed index and
+ * experiment state, committed together) and their events. WAL with synchronous=FULL, so
+ * a committed checkpoint survives power loss; every write is an IMMEDIATE transaction.
+ */
+export class Catalog {
+  readonly file: string;
+  readonly #db: Database.Database;
+
+  private constructor(file: string, db: Database.Database) {
+    this.file = file;
+    this.#db = db;
+  }
+
+  /**
+   * Opens (creating if needed) the catalog of a runs directory, migrating it to the
+   * current schema. A file that is not SQLite, or of a newer schema, is refused untouched.
+   */
+  static open(runsDir: string, options: { create?: boolean } = {}): Catalog {
+    const file = path.join(runsDir, CATALOG_FILE);
+    if (options.create !== false) ensureWritableDir(runsDir);
+    else if (!fs.existsSync(file)) {
+      throw new MmrunError('CATALOG_INVALID', `no catalog at ${file}`, {
+        remedy: 'check --runs-dir (or $MMRUN_RUNS_DIR); `mmrun run` creates the catalog',
+      });
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(file, { timeout: 10_000 });
+    } catch (cause) {
+      throw catalogError(cause, file);
+    }
+    try {
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) {
+        throw new MmrunError(
+          'CATALOG_TOO_NEW',
+          `${file} has schema version ${version} but this mmrun understands up to ${SCHEMA_VERSION}`,
+          { remedy: 'use the newer mmrun that wrote this catalog' },
+        );
+      }
+      if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+      return new Catalog(file, db);
+    } catch (cause) {
+      db.close();
+      throw catalogError(cause, file);
+    }
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+
+  /** The schema version the file is at. */
+  get schemaVersion(): number {
+    return this.#db.pragma('user_version', { simple: true }) as number;
+  }
+
+  /** Registers a new run owned by `owner`; an existing id is refused, never overwritten. */
+  createRun(spec: RunSpec, owner: Owner): RunRecord {
+    return this.#tx(() => {
+      if (this.#get(spec.id)) {
+        throw new MmrunError('RUN_EXISTS', `run '${spec.id}' already exists in ${this.file}`, {
+          remedy: 'choose another --id, or continue it with `mmrun resume`',
+        });
+      }
+      const t = now();
+      this.#db
+        .prepare(
+          `INSERT INTO runs (id, experiment, experiment_path, source_hash, params, seed, iterations, columns, dtype,
+             itemsize, segment_rows, flush_every, flush_interval, status, owner_pid, owner_start, owner_boot,
+             owner_host, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          spec.id,
+          spec.experiment,
+          spec.experimentPath,
+          spec.sourceHash,
+          JSON.stringify(spec.params),
+          spec.seed,
+          spec.iterations,
+          JSON.stringify(spec.columns),
+          spec.dtype,
+          spec.itemsize,
+          spec.segmentRows,
+          spec.flushEvery,
+          spec.flushInterval,
+          owner.pid,
+          owner.start,
+          owner.boot,
+          owner.host,
+          t,
+          t,
+        );
+      this.#event(spec.id, 'started', { iterations: spec.iterations, seed: spec.seed });
+      return this.#get(spec.id)!;
+    });
+  }
+
+  /** The run, with a `running` run whose owner is gone recorded as `crashed` first. */
+  getRun(id: string): RunRecord {
+    const run = this.#get(id);
+    if (!run) {
+      throw new MmrunError('RUN_NOT_FOUND', `no run '${id}' in ${this.file}`, {
+        remedy: '`mmrun list` shows the runs; check --runs-dir',
+      });
+    }
+    return this.#detectCrash(run);
+  }
+
+  /** Every run, newest first, crashes detected. */
+  listRuns(): RunRecord[] {
+    const rows = this.#db.prepare(`${SELECT_RUN} ORDER BY created_at DESC, id`).all() as RunRow[];
+    return rows.map((r) => this.#detectCrash(toRecord(r)));
+  }
+
+  /**
+   * Takes ownership of a run to resume it. Refused for a completed run and for a run whose
+   * owner is alive; a dead owner's run is marked `crashed` and taken over.
+   */
+  claim(id: string, owner: Owner, check?: (run: RunRecord) => void): RunRecord {
+    return this.#tx(() => {
+      let run = this.#get(id);
+      if (!run) {
+        throw new MmrunError('RUN_NOT_FOUND', `no run '${id}' in ${this.file}`, {
+          remedy: '`mmrun list` shows the runs; check --runs-dir',
+        });
+      }
+      if (run.status === 'running') {
+        const live = run.owner ? ownerLiveness(run.owner) : 'dead';
+        if (live !== 'dead') {
+          throw new MmrunError(
+            'RUN_LOCKED',
+            `run '${id}' is being written by pid ${run.owner?.pid} on host ${run.owner?.host}${live === 'unknown' ? ' (another machine; cannot check it)' : ''}`,
+            { remedy: 'wait for it to finish, or stop it (kill -TERM <pid>) and then resume' },
+          );
+        }
+        this.#markCrashed(run);
+        run = this.#get(id)!;
+      }
+      if (run.status === 'completed') {
+        throw new MmrunError('RUN_COMPLETED', `run '${id}' is already completed (${run.flushedRows} rows)`, {
+          remedy: 'its results are final; start a new run to compute more',
+        });
+      }
+      check?.(run);
+      this.#db
+        .prepare(
+          `UPDATE runs SET status = 'running', owner_pid = ?, owner_start = ?, owner_boot = ?, owner_host = ?,
+             error = NULL, error_iteration = NULL, updated_at = ? WHERE id = ?`,
+        )
+        .run(owner.pid, owner.start, owner.boot, owner.host, now(), id);
+      this.#event(id, 'resumed', { from: run.flushedRows, previousStatus: run.status });
+      return this.#get(id)!;
+    });
+  }
+
+  /**
+   * Commits a checkpoint: rows [0, flushedRows) are durable (the caller msync'ed them
+   * before calling) and `state` is the experiment's state after row flushedRows - 1.
+   */
+  checkpoint(id: string, flushedRows: number, state: Buffer | null): void {
+    this.#tx(() => {
+      const t = now();
+      const seq =
+        ((this.#db.prepare('SELECT MAX(seq) FROM checkpoints WHERE run_id = ?').pluck().get(id) as number | null) ??
+          0) + 1;
+      this.#db
+        .prepare('INSERT INTO checkpoints (run_id, seq, flushed_index, state, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(id, seq, flushedRows, state, t);
+      this.#db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND seq <= ?').run(id, seq - KEEP_HISTORY);
+      this.#event(id, 'flushed', { rows: flushedRows });
+      this.#db
+        .prepare(
+          `DELETE FROM events WHERE run_id = ? AND type = 'flushed' AND id <= (
+             SELECT id FROM events WHERE run_id = ? AND type = 'flushed' ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+        )
+        .run(id, id, KEEP_HISTORY);
+      this.#db.prepare('UPDATE runs SET updated_at = ? WHERE id = ?').run(t, id);
+    });
+  }
+
+  /** The experiment state saved with the latest checkpoint (null if none). */
+  latestState(id: string): Buffer | null {
+    const row = this.#db
+      .prepare('SELECT state FROM checkpoints WHERE run_id = ? ORDER BY seq DESC LIMIT 1')
+      .pluck()
+      .get(id) as Buffer | null | undefined;
+    return row ?? null;
+  }
+
+  /** Records how a run ended (or paused), releasing ownership. */
+  finish(
+    id: string,
+    status: Exclude<RunStatus, 'running' | 'crashed'>,
+    event: { type: EventType; data?: unknown },
+    error?: { message: string; iteration?: number },
+  ): void {
+    this.#tx(() => {
+      this.#db
+        .prepare(
+          `UPDATE runs SET status = ?, owner_pid = NULL, owner_start = NULL, owner_boot = NULL, owner_host = NULL,
+             error = ?, error_iteration = ?, updated_at = ? WHERE id = ?`,
+        )
+        .run(status, error?.message ?? null, error?.iteration ?? null, now(), id);
+      this.#event(id, event.type, event.data);
+    });
+  }
+
+  /** Accepts a changed experiment source (`--allow-changed`), recording both hashes. */
+  acceptSourceChange(id: string, from: string, to: string): void {
+    this.#tx(() => {
+      this.#db.prepare('UPDATE runs SET source_hash = ?, updated_at = ? WHERE id = ?').run(to, now(), id);
+      this.#event(id, 'allow-changed', { from, to });
+    });
+  }
+
+  /** Appends an event. */
+  addEvent(id: string, type: EventType, data?: unknown): void {
+    this.#tx(() => this.#event(id, type, data));
+  }
+
+  /** A run's events, oldest first. */
+  events(id: string): RunEvent[] {
+    const rows = this.#db.prepare('SELECT type, at, pid, data FROM events WHERE run_id = ? ORDER BY id').all(id) as {
+      type: EventType;
+      at: string;
+      pid: number | null;
+      data: string | null;
+    }[];
+    return rows.map((r) => ({ ...r, data: r.data === null ? null : JSON.parse(r.data) }));
+  }
+
+  #get(id: string): RunRecord | undefined {
+    const row = this.#db.prepare(`${SELECT_RUN} WHERE id = ?`).get(id) as RunRow | undefined;
+    return row && toRecord(row);
+  }
+
+  #detectCrash(run: RunRecord): RunRecord {
+    if (run.status !== 'running' || (run.owner && ownerLiveness(run.owner) !== 'dead')) return run;
+    try {
+      return this.#tx(() => {
+        const fresh = this.#get(run.id)!;
+        if (fresh.status === 'running' && (!fresh.owner || ownerLiveness(fresh.owner) === 'dead')) {
+          this.#markCrashed(fresh);
+        }
+        return this.#get(run.id)!;
+      });
+    } catch {
+      // A read-only catalog still shows the truth, it just cannot record it.
+      return { ...run, status: 'crashed' };
+    }
+  }
+
+  #markCrashed(run: RunRecord): void {
+    this.#db.prepare(`UPDATE runs SET status = 'crashed', updated_at = ? WHERE id = ?`).run(now(), run.id);
+    this.#event(run.id, 'crashed', { pid: run.owner?.pid, host: run.owner?.host, flushedRows: run.flushedRows });
+  }
+
+  #event(id: string, type: EventType, data?: unknown): void {
+    this.#db
+      .prepare('INSERT INTO events (run_id, type, at, pid, data) VALUES (?, ?, ?, ?, ?)')
+      .run(id, type, now(), process.pid, data === undefined ? null : JSON.stringify(data));
+  }
+
+  #tx<T>(fn: () => T): T {
+    return this.#db.transaction(fn).immediate();
+  }
+}
+
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    const version = db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }
+  }).immediate();
+}
+
+function ensureWritableDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (cause) {
+    throw new MmrunError(
+      'RUNS_DIR_NOT_WRITABLE',
+      `runs directory ${dir} is not writable (${(cause as Error).message})`,
+      {
+        cause,
+        remedy: 'choose another --runs-dir (or $MMRUN_RUNS_DIR), or fix its permissions',
+      },
+    );
+  }
+}
+
+function catalogError(cause: unknown, file: string): MmrunError {
+  if (cause instanceof MmrunError) return cause;
+  const code = (cause as { code?: string }).code ?? '';
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new MmrunError(
+      'CATALOG_INVALID',
+      `${file} is not an mmrun catalog (SQLite says: ${(cause as Error).message})`,
+      {
+        cause,
+        remedy: 'point --runs-dir at a runs directory, or move that file away',
+      },
+    );
+  }
+  if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM') {
+    return new MmrunError('RUNS_DIR_NOT_WRITABLE', `cannot write ${file} (${(cause as Error).message})`, {
+      cause,
+      remedy: 'choose another --runs-dir (or $MMRUN_RUNS_DIR), or fix its permissions',
+    });
+  }
+  return new MmrunError('CATALOG_INVALID', `cannot open ${file}: ${(cause as Error).message}`, {
+    cause,
+    remedy: 'check the file and its directory',
+  });
+}

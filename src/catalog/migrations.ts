@@ -1,0 +1,57 @@
+/**
+ * The catalog's schema, as an ordered list of migrations. Migration k takes the schema
+ * from version k to k + 1 (`PRAGMA user_version`). Append only: never edit a migration
+ * that has shipped.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 0 → 1: runs, checkpoints, events.
+  `
+  CREATE TABLE runs (
+    id              TEXT PRIMARY KEY,
+    experiment      TEXT NOT NULL,
+    experiment_path TEXT NOT NULL,
+    source_hash     TEXT NOT NULL,
+    params          TEXT NOT NULL,
+    seed            INTEGER NOT NULL,
+    iterations      INTEGER NOT NULL,
+    columns         TEXT NOT NULL,
+    dtype           TEXT NOT NULL,
+    itemsize        INTEGER NOT NULL,
+    segment_rows    INTEGER NOT NULL,
+    flush_every     INTEGER NOT NULL,
+    flush_interval  REAL NOT NULL,
+    status          TEXT NOT NULL
+                    CHECK (status IN ('running', 'interrupted', 'crashed', 'failed', 'completed')),
+    owner_pid       INTEGER,
+    owner_start     TEXT,
+    owner_boot      TEXT,
+    owner_host      TEXT,
+    error           TEXT,
+    error_iteration INTEGER,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE checkpoints (
+    run_id        TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    seq           INTEGER NOT NULL,
+    flushed_index INTEGER NOT NULL,
+    state         BLOB,
+    created_at    TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+  ) STRICT;
+
+  CREATE TABLE events (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    type    TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    pid     INTEGER,
+    data    TEXT
+  ) STRICT;
+  CREATE INDEX events_by_run ON events (run_id, type, id);
+  `,
+];
+
+/** The schema version this build of mmrun writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;

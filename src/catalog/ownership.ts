@@ -1,0 +1,56 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+
+/** Who owns (writes) a run: enough to tell later whether that process still lives. */
+export interface Owner {
+  readonly pid: number;
+  /** Process start time in clock ticks since boot (/proc/<pid>/stat field 22). */
+  readonly start: string;
+  /** The kernel's boot id: a pid from an earlier boot is never alive. */
+  readonly boot: string;
+  readonly host: string;
+}
+
+/** The start time of a process, or undefined if it does not exist or is a zombie. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may contain spaces or ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function bootId(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** This process as an owner. */
+export function currentOwner(): Owner {
+  return { pid: process.pid, start: processStartTime(process.pid) ?? 'unknown', boot: bootId(), host: os.hostname() };
+}
+
+/**
+ * Whether the owner is still running: `alive`, `dead` (gone, or its pid now belongs to a
+ * process that started at another time, or the machine rebooted), or `unknown` when it ran
+ * on another host.
+ */
+export function ownerLiveness(owner: Owner): 'alive' | 'dead' | 'unknown' {
+  if (owner.host !== os.hostname()) return 'unknown';
+  if (owner.boot !== bootId()) return 'dead';
+  try {
+    process.kill(owner.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return 'dead';
+  }
+  const start = processStartTime(owner.pid);
+  if (start === undefined) return 'dead';
+  return start === owner.start ? 'alive' : 'dead';
+}

@@ -1,0 +1,31 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MmrunError } from '../errors.ts';
+import { CATALOG_FILE, Catalog, type RunEvent, type RunRecord } from './catalog.ts';
+
+/** Every run of a runs directory, newest first; an empty list if it has no catalog yet. */
+export function listRuns(runsDir: string): RunRecord[] {
+  if (!fs.existsSync(path.join(runsDir, CATALOG_FILE))) return [];
+  const catalog = Catalog.open(runsDir, { create: false });
+  try {
+    return catalog.listRuns();
+  } finally {
+    catalog.close();
+  }
+}
+
+/** One run and its event history. @throws MmrunError RUN_NOT_FOUND */
+export function getRun(runsDir: string, id: string): { run: RunRecord; events: RunEvent[] } {
+  if (!fs.existsSync(path.join(runsDir, CATALOG_FILE))) {
+    throw new MmrunError('RUN_NOT_FOUND', `no run '${id}': ${runsDir} has no catalog`, {
+      remedy: 'check --runs-dir (or $MMRUN_RUNS_DIR); `mmrun list` shows the runs',
+    });
+  }
+  const catalog = Catalog.open(runsDir, { create: false });
+  try {
+    const run = catalog.getRun(id);
+    return { run, events: catalog.events(id) };
+  } finally {
+    catalog.close();
+  }
+}

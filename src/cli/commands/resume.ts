@@ -1,0 +1,34 @@
+import type { Argv, CommandModule } from 'yargs';
+import { resumeRun } from '../../runner/run.ts';
+import { announce, reportRun } from '../report.ts';
+import { abortOnSignals } from '../signals.ts';
+
+interface ResumeArgs {
+  'run-id': string;
+  'allow-changed'?: boolean;
+  'runs-dir'?: string;
+}
+
+export const resumeCommand: CommandModule<object, ResumeArgs> = {
+  command: 'resume <run-id>',
+  describe: 'Continue a run from its last flushed row',
+  builder: (y) =>
+    (y as Argv<ResumeArgs>)
+      .positional('run-id', { type: 'string', describe: 'the run to continue (see `mmrun list`)', demandOption: true })
+      .option('allow-changed', {
+        type: 'boolean',
+        describe: "resume although the experiment's source changed since the run began (recorded as an event)",
+      })
+      .example('$0 resume walk-20261126-101500-1a2b', 'continue after a crash, a kill or Ctrl-C'),
+  handler: async (argv) => {
+    const signal = abortOnSignals();
+    const result = await resumeRun({
+      runId: argv['run-id'],
+      runsDir: argv['runs-dir'],
+      allowChanged: argv['allow-changed'],
+      signal,
+      onStart: announce,
+    });
+    process.exitCode = reportRun(result, argv['runs-dir']);
+  },
+};

@@ -1,0 +1,63 @@
+import type { Argv, CommandModule } from 'yargs';
+import { startRun } from '../../runner/run.ts';
+import { announce, reportRun } from '../report.ts';
+import { abortOnSignals } from '../signals.ts';
+
+interface RunArgs {
+  experiment: string;
+  iterations?: string;
+  seed?: number;
+  param?: string[];
+  id?: string;
+  'flush-every'?: string;
+  'flush-interval'?: number;
+  'segment-rows'?: number;
+  'runs-dir'?: string;
+}
+
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: 'run <experiment>',
+  describe: 'Start a new run of an experiment',
+  builder: (y) =>
+    (y as Argv<RunArgs>)
+      .positional('experiment', {
+        type: 'string',
+        describe: 'path to a .ts/.js module, or a name in experiments/',
+        demandOption: true,
+      })
+      .option('iterations', {
+        alias: 'n',
+        type: 'string',
+        describe: "rows to compute (1e6 and 1_000_000 work); default: the experiment's",
+      })
+      .option('seed', { type: 'number', describe: 'random seed (default: random, recorded)' })
+      .option('param', {
+        alias: 'p',
+        type: 'string',
+        array: true,
+        describe: 'key=value, typed by the default; repeatable',
+      })
+      .option('id', { type: 'string', describe: 'run id (default: <experiment>-<time>-<hex>)' })
+      .option('flush-every', { type: 'string', describe: 'flush every N iterations [default: 1000000]' })
+      .option('flush-interval', { type: 'number', describe: 'flush every T seconds [default: 10]' })
+      .option('segment-rows', { type: 'number', describe: 'rows per segment file [default: what fits in 1 GiB]' })
+      .example('$0 run experiments/walk.ts --iterations 1e6 --seed 42', 'a random walk of a million steps')
+      .example('$0 run pi --param batch=64 --id pi-1', 'an example by name, with a param and an id'),
+  handler: async (argv) => {
+    const signal = abortOnSignals();
+    const result = await startRun({
+      experiment: argv.experiment,
+      runsDir: argv['runs-dir'],
+      iterations: argv.iterations,
+      seed: argv.seed,
+      params: argv.param,
+      id: argv.id,
+      flushEvery: argv['flush-every'],
+      flushInterval: argv['flush-interval'],
+      segmentRows: argv['segment-rows'],
+      signal,
+      onStart: announce,
+    });
+    process.exitCode = reportRun(result, argv['runs-dir']);
+  },
+};

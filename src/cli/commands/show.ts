@@ -1,0 +1,51 @@
+import type { Argv, CommandModule } from 'yargs';
+import { getRun } from '../../catalog/query.ts';
+import { resolveRunsDir } from '../../runner/run.ts';
+import { runsDirFlag } from '../report.ts';
+import { runView } from '../views.ts';
+
+interface ShowArgs {
+  'run-id': string;
+  json?: boolean;
+  'runs-dir'?: string;
+}
+
+export const showCommand: CommandModule<object, ShowArgs> = {
+  command: 'show <run-id>',
+  describe: 'Show one run: its spec, progress and event history',
+  builder: (y) =>
+    (y as Argv<ShowArgs>)
+      .positional('run-id', { type: 'string', demandOption: true })
+      .option('json', { type: 'boolean', describe: 'print one JSON object' })
+      .example('$0 show walk-20261126-101500-1a2b --json', 'machine-readable'),
+  handler: (argv) => {
+    const runsDir = resolveRunsDir(argv['runs-dir']);
+    const { run, events } = getRun(runsDir, argv['run-id']);
+    const view = runView(run, runsDir, events);
+    if (argv.json) {
+      process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+      return;
+    }
+    const lines = [
+      `id:          ${view.id}`,
+      `experiment:  ${view.experiment} (${view.experimentPath}, sha256 ${view.sourceHash.slice(0, 12)})`,
+      `status:      ${view.status}${view.owner ? ` (pid ${view.owner.pid} on ${view.owner.host})` : ''}`,
+      `rows:        ${view.flushedRows} of ${view.iterations} flushed`,
+      `seed:        ${view.seed}`,
+      `params:      ${JSON.stringify(view.params)}`,
+      `dtype:       ${view.dtype} (${view.itemsize} bytes/row)`,
+      `flush:       every ${view.flushEvery} rows or ${view.flushInterval} s`,
+      `segments:    ${view.segments.length} × up to ${view.segmentRows} rows in ${view.runDir}`,
+      `created:     ${view.createdAt}`,
+      `updated:     ${view.updatedAt}`,
+    ];
+    if (view.error) lines.push(`error:       ${view.error}`);
+    if (view.status === 'crashed' || view.status === 'interrupted' || view.status === 'failed') {
+      lines.push(`resume with: mmrun resume ${view.id}${runsDirFlag(argv['runs-dir'])}`);
+    }
+    lines.push('events:');
+    for (const e of events)
+      lines.push(`  ${e.at}  ${e.type.padEnd(13)} ${e.data === null ? '' : JSON.stringify(e.data)}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  },
+};

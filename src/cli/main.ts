@@ -1,0 +1,60 @@
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { MmrunError } from '../errors.ts';
+import { listCommand } from './commands/list.ts';
+import { resumeCommand } from './commands/resume.ts';
+import { runCommand } from './commands/run.ts';
+import { showCommand } from './commands/show.ts';
+import { EXIT, reportError } from './output.ts';
+
+/** Parses the command line, runs one command, and exits with the contract's code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let usageError: string | undefined;
+  const cli = yargs(hideBin([...argv]))
+    .scriptName('mmrun')
+    .usage(
+      '$0 <command> [options]\n\nA checkpointing experiment runner: results in memory-mapped .npy segments, resumable after any crash.',
+    )
+    .option('runs-dir', {
+      type: 'string',
+      global: true,
+      describe: 'runs directory [default: $MMRUN_RUNS_DIR, else ./runs]',
+    })
+    .option('verbose', { alias: 'v', type: 'boolean', global: true, describe: 'print stacks with errors' })
+    .command(runCommand)
+    .command(resumeCommand)
+    .command(listCommand)
+    .command(showCommand)
+    .demandCommand(1, 'name a command: run, resume, list or show')
+    .strict()
+    .recommendCommands()
+    .completion('completion', 'print a shell completion script')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .help()
+    .version()
+    .exitProcess(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageError = msg;
+    });
+  try {
+    await cli.parseAsync();
+  } catch (error) {
+    if (
+      !(error instanceof MmrunError) &&
+      usageError === undefined &&
+      !(error instanceof Error && error.name === 'YError')
+    ) {
+      return reportError(error);
+    }
+    if (error instanceof MmrunError) return reportError(error);
+    usageError ??= (error as Error).message;
+  }
+  if (usageError !== undefined) {
+    process.stderr.write(`mmrun: usage error: ${usageError}\n  see: mmrun --help\n`);
+    return EXIT.usage;
+  }
+  return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+}
+
+process.exit(await main(process.argv));

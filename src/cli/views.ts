@@ -1,0 +1,68 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RunEvent, RunRecord } from '../catalog/catalog.ts';
+
+/** The JSON shape of `show --json` and of each item of `list --json` (a contract). */
+export interface RunView {
+  id: string;
+  experiment: string;
+  status: RunRecord['status'];
+  iterations: number;
+  flushedRows: number;
+  seed: number;
+  params: Readonly<Record<string, unknown>>;
+  createdAt: string;
+  updatedAt: string;
+  experimentPath: string;
+  sourceHash: string;
+  columns: Readonly<Record<string, unknown>>;
+  dtype: string;
+  itemsize: number;
+  segmentRows: number;
+  flushEvery: number;
+  flushInterval: number;
+  runDir: string;
+  segments: string[];
+  owner: RunRecord['owner'] | null;
+  error: string | null;
+  errorIteration: number | null;
+  events?: RunEvent[];
+}
+
+export function runView(run: RunRecord, runsDir: string, events?: RunEvent[]): RunView {
+  const runDir = path.join(runsDir, run.id);
+  let segments: string[] = [];
+  try {
+    segments = fs
+      .readdirSync(runDir)
+      .filter((f) => f.endsWith('.npy') && !f.startsWith('.'))
+      .sort();
+  } catch {
+    // A run whose directory is gone still shows; `segments` is empty.
+  }
+  return {
+    id: run.id,
+    experiment: run.experiment,
+    status: run.status,
+    iterations: run.iterations,
+    flushedRows: run.flushedRows,
+    seed: run.seed,
+    params: run.params,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+    experimentPath: run.experimentPath,
+    sourceHash: run.sourceHash,
+    columns: run.columns,
+    dtype: run.dtype,
+    itemsize: run.itemsize,
+    segmentRows: run.segmentRows,
+    flushEvery: run.flushEvery,
+    flushInterval: run.flushInterval,
+    runDir,
+    segments,
+    owner: run.owner ?? null,
+    error: run.error ?? null,
+    errorIteration: run.errorIteration ?? null,
+    ...(events ? { events } : {}),
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Every failure mmrun reports to a user is an {@link MmrunError}: a stable `code` that
+ * scripts and tests can match, a message that names the offending values, and a `remedy`
+ * that says what to do about it.
+ */
+
+/** Stable error codes. Tests, scripts and docs match on these; never rename one. */
+export type ErrorCode =
+  | 'USAGE'
+  | 'NPY_BAD_MAGIC'
+  | 'NPY_BAD_HEADER'
+  | 'NPY_UNSUPPORTED'
+  | 'DTYPE_MISMATCH'
+  | 'SHAPE_MISMATCH'
+  | 'SIZE_MISMATCH'
+  | 'SEGMENT_MISSING'
+  | 'SEGMENT_EXISTS'
+  | 'MODE_READONLY'
+  | 'MAPPING_TOO_LARGE'
+  | 'DISK_FULL'
+  | 'IO_ERROR'
+  | 'CATALOG_INVALID'
+  | 'CATALOG_TOO_NEW'
+  | 'RUN_NOT_FOUND'
+  | 'RUN_EXISTS'
+  | 'RUN_LOCKED'
+  | 'RUN_COMPLETED'
+  | 'BAD_RUN_ID'
+  | 'RUNS_DIR_NOT_WRITABLE'
+  | 'EXPERIMENT_NOT_FOUND'
+  | 'EXPERIMENT_LOAD_FAILED'
+  | 'EXPERIMENT_INVALID'
+  | 'EXPERIMENT_CHANGED'
+  | 'UNKNOWN_DTYPE'
+  | 'BAD_PARAM'
+  | 'BAD_ITERATIONS'
+  | 'BAD_OPTION'
+  | 'BAD_ROW'
+  | 'STEP_FAILED'
+  | 'STATE_NOT_SERIALIZABLE';
+
+export interface MmrunErrorOptions {
+  /** What the user should do next. Printed after the message. */
+  readonly remedy?: string;
+  readonly cause?: unknown;
+}
+
+/** Base class of every error mmrun raises on purpose. */
+export class MmrunError extends Error {
+  override name = 'MmrunError';
+  readonly code: ErrorCode;
+  readonly remedy: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: MmrunErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.remedy = options.remedy;
+  }
+
+  /** One line for a terminal: code, message and remedy. */
+  toLine(): string {
+    return this.remedy ? `${this.code}: ${this.message}; ${this.remedy}` : `${this.code}: ${this.message}`;
+  }
+}
+
+/**
+ * An error thrown by user code (the experiment's `init` or `step`), wrapped with the
+ * iteration index and the experiment's name.
+ */
+export class StepError extends MmrunError {
+  override name = 'StepError';
+  readonly iteration: number;
+  readonly experiment: string;
+
+  constructor(experiment: string, iteration: number, cause: unknown) {
+    const inner = cause instanceof Error ? cause.message : String(cause);
+    super('STEP_FAILED', `experiment '${experiment}' threw at iteration ${iteration}: ${inner}`, {
+      cause,
+      remedy: 'fix the experiment, then continue with `mmrun resume <run> --allow-changed`',
+    });
+    this.iteration = iteration;
+    this.experiment = experiment;
+  }
+}
+
+/** Formats any value for an error message: strings quoted, others as JSON. */
+export function show(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number' || value === undefined) return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,486 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { Catalog, type RunRecord } from '../catalog/catalog.ts';
+import { currentOwner } from '../catalog/ownership.ts';
+import { MmrunError, StepError, show } from '../errors.ts';
+import type { Context } from '../experiment/define.ts';
+import { type LoadedExperiment, loadExperiment, resolveExperiment } from '../experiment/load.ts';
+import { applyParams, parseCount } from '../experiment/params.ts';
+import { CounterRng, randomSeed } from '../experiment/rng.ts';
+import { columnsOf, descrOf, layoutOf } from '../storage/dtype.ts';
+import { compileRowWriter, type RowWriter } from '../storage/row-writer.ts';
+import type { Segment } from '../storage/segment.ts';
+import { describeLayoutMismatch, fsyncDir } from '../storage/segment.ts';
+import { defaultSegmentRows, SegmentedArray } from '../storage/segmented-array.ts';
+import { type FlushPolicy, normalizeFlushPolicy, Pacer } from './flush-policy.ts';
+import { openRunLog } from './log.ts';
+import { decodeState, encodeState } from './state.ts';
+
+/** Options of {@link startRun}. */
+export interface RunOptions {
+  /** A path to a .ts/.js experiment module, or the name of one in `experiments/`. */
+  readonly experiment: string;
+  /**
+   * Where runs live.
+   * @default $MMRUN_RUNS_DIR, else ./runs
+   */
+  readonly runsDir?: string;
+  /**
+   * Rows to compute; `1e6` and `1_000_000` are accepted.
+   * @default the experiment's `iterations`
+   */
+  readonly iterations?: number | string;
+  /**
+   * @default a random seed, recorded in the catalog
+   */
+  readonly seed?: number;
+  /** `key=value` overrides of the experiment's params, typed by each default. */
+  readonly params?: readonly string[];
+  /**
+   * The run's id.
+   * @default `<experiment>-<yyyymmdd-hhmmss>-<4 hex>`
+   */
+  readonly id?: string;
+  /** Flush after this many rows (`1e6`, `1_000_000` accepted). @default 1_000_000 */
+  readonly flushEvery?: number | string;
+  /** Seconds. @default 10 */
+  readonly flushInterval?: number;
+  /** Rows per segment file. @default as many as fit in 1 GiB */
+  readonly segmentRows?: number;
+  /** Aborting stops the run gracefully: finish the iteration, flush, record `interrupted`. */
+  readonly signal?: AbortSignal;
+  /** Called once the run is registered and about to compute its first row. */
+  readonly onStart?: (info: StartInfo) => void;
+  /** Resolves relative experiment paths. @default process.cwd() */
+  readonly cwd?: string;
+}
+
+/** Options of {@link resumeRun}. */
+export interface ResumeOptions {
+  readonly runId: string;
+  /** @default $MMRUN_RUNS_DIR, else ./runs */
+  readonly runsDir?: string;
+  /** Resume even though the experiment's source changed since the run began (recorded). */
+  readonly allowChanged?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onStart?: (info: StartInfo) => void;
+}
+
+/** What {@link RunOptions.onStart} is told. */
+export interface StartInfo {
+  readonly id: string;
+  readonly runDir: string;
+  readonly experiment: string;
+  readonly seed: number;
+  readonly iterations: number;
+  readonly startRow: number;
+  readonly resumed: boolean;
+}
+
+/** How a session of a run ended. */
+export interface RunResult {
+  readonly id: string;
+  readonly runDir: string;
+  readonly status: 'completed' | 'interrupted' | 'failed';
+  /** The row this session started from. */
+  readonly startRow: number;
+  /** Rows on disk and recorded when the session ended. */
+  readonly flushedRows: number;
+  readonly iterations: number;
+  readonly elapsedMs: number;
+  /** Rows computed per second in this session. */
+  readonly rowsPerSecond: number;
+  readonly flushes: number;
+  /** The abort reason (e.g. 'SIGTERM') for an interrupted run. */
+  readonly stopReason?: string;
+  /** Why a failed run failed. */
+  readonly error?: MmrunError;
+}
+
+/** How often a synchronous loop yields to the event loop, so signals are handled promptly. */
+const YIELD_MS = 25;
+
+/** Resolves the runs directory: the option, else $MMRUN_RUNS_DIR, else ./runs. */
+export function resolveRunsDir(runsDir?: string): string {
+  return path.resolve(runsDir ?? process.env.MMRUN_RUNS_DIR ?? 'runs');
+}
+
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+function checkRunId(id: string): string {
+  if (!RUN_ID.test(id)) {
+    throw new MmrunError('BAD_RUN_ID', `run id ${show(id)} is not allowed`, {
+      remedy: "use up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    });
+  }
+  return id;
+}
+
+function newRunId(name: string): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${name}-${t}-${Math.floor(Math.random() * 0x10000)
+    .toString(16)
+    .padStart(4, '0')}`;
+}
+
+/**
+ * Starts a new run of an experiment and drives it until it completes, is stopped through
+ * `signal`, or fails.
+ * @example
+ * const result = await startRun({ experiment: 'experiments/walk.ts', iterations: 1e6, seed: 1 });
+ * console.log(result.status, result.flushedRows);
+ */
+export async function startRun(options: RunOptions): Promise<RunResult> {
+  const runsDir = resolveRunsDir(options.runsDir);
+  const loaded = await loadExperiment(resolveExperiment(options.experiment, options.cwd));
+  const iterations = parseCount(options.iterations ?? loaded.experiment.iterations ?? Number.NaN);
+  const params = applyParams(loaded.params, options.params ?? []);
+  const seed = options.seed ?? randomSeed();
+  const rng = new CounterRng(seed);
+  const policy = normalizeFlushPolicy({
+    every: options.flushEvery === undefined ? undefined : parseCount(options.flushEvery, '--flush-every', 'BAD_OPTION'),
+    intervalSeconds: options.flushInterval,
+  });
+  const segmentRows =
+    options.segmentRows === undefined
+      ? defaultSegmentRows(loaded.layout)
+      : parseCount(options.segmentRows, '--segment-rows', 'BAD_OPTION');
+  const id = checkRunId(options.id ?? newRunId(loaded.name));
+  const runDir = path.join(runsDir, id);
+  const array = new SegmentedArray(runDir, loaded.layout, { totalRows: iterations, segmentRows }, `run '${id}'`);
+
+  const catalog = Catalog.open(runsDir);
+  try {
+    // The directory first, exclusively: an existing run (or stray directory) is never reused.
+    try {
+      fs.mkdirSync(runDir);
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new MmrunError('RUN_EXISTS', `run directory ${runDir} already exists; mmrun never overwrites a run`, {
+          remedy: 'choose another --id, or continue that run with `mmrun resume`',
+        });
+      }
+      throw cause;
+    }
+    fsyncDir(runsDir);
+    try {
+      catalog.createRun(
+        {
+          id,
+          experiment: loaded.name,
+          experimentPath: loaded.path,
+          sourceHash: loaded.sourceHash,
+          params,
+          seed,
+          iterations,
+          columns: columnsOf(loaded.layout),
+          dtype: descrOf(loaded.layout),
+          itemsize: loaded.layout.itemsize,
+          segmentRows,
+          flushEvery: policy.every,
+          flushInterval: policy.intervalSeconds,
+        },
+        currentOwner(),
+      );
+    } catch (error) {
+      fs.rmdirSync(runDir);
+      throw error;
+    }
+    const log = openRunLog(runDir, { run: id });
+    log.info({ event: 'started', experiment: loaded.name, path: loaded.path, iterations, seed, params }, 'run started');
+    const ctx = makeContext(params, seed, id, log, rng);
+    ctx.state = await callInit(loaded, ctx);
+    catalog.checkpoint(id, 0, encodeState(ctx.state, 0));
+    options.onStart?.({ id, runDir, experiment: loaded.name, seed, iterations, startRow: 0, resumed: false });
+    return await drive({
+      id,
+      runDir,
+      catalog,
+      array,
+      loaded,
+      ctx,
+      rng,
+      log,
+      policy,
+      startRow: 0,
+      stop: options.signal,
+    });
+  } finally {
+    catalog.close();
+  }
+}
+
+/**
+ * Continues a run from its last flushed row, after checking that the experiment and the
+ * segments on disk are the ones the catalog describes. Nothing is written before every
+ * check has passed.
+ */
+export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
+  const runsDir = resolveRunsDir(options.runsDir);
+  const id = options.runId;
+  if (!fs.existsSync(path.join(runsDir, 'mmrun.sqlite'))) {
+    throw new MmrunError('RUN_NOT_FOUND', `no run '${id}': ${runsDir} has no catalog`, {
+      remedy: 'check --runs-dir (or $MMRUN_RUNS_DIR); `mmrun list` shows the runs',
+    });
+  }
+  const catalog = Catalog.open(runsDir);
+  try {
+    const before = catalog.getRun(id);
+    preflight(before);
+    const loaded = await loadExperiment(before.experimentPath);
+    const changed = loaded.sourceHash !== before.sourceHash;
+    if (changed && !options.allowChanged) {
+      throw new MmrunError(
+        'EXPERIMENT_CHANGED',
+        `${loaded.path} changed since run '${id}' began (sha256 ${before.sourceHash.slice(0, 12)} then, ${loaded.sourceHash.slice(0, 12)} now)`,
+        { remedy: 'restore the original source, or pass --allow-changed if the change keeps results identical' },
+      );
+    }
+    const runLayout = layoutOf(before.columns, `run '${id}'`);
+    const mismatch = describeLayoutMismatch(
+      loaded.layout,
+      runLayout,
+      `experiment '${loaded.name}'`,
+      `run '${id}' (created with dtype ${before.dtype})`,
+    );
+    if (mismatch) {
+      throw new MmrunError('DTYPE_MISMATCH', mismatch, {
+        remedy: 'resume with the experiment version that created the run, or start a new run',
+      });
+    }
+    const runDir = path.join(runsDir, id);
+    const array = new SegmentedArray(
+      runDir,
+      runLayout,
+      { totalRows: before.iterations, segmentRows: before.segmentRows },
+      `run '${id}'`,
+    );
+    array.validateUpTo(before.flushedRows);
+    if (before.flushedRows < before.iterations) {
+      // The segment the loop continues in may exist already; it must be valid too.
+      const k = array.segmentOf(before.flushedRows);
+      if (fs.existsSync(array.path(k))) array.openForRead(k);
+    }
+
+    const run = catalog.claim(id, currentOwner());
+    if (changed) catalog.acceptSourceChange(id, before.sourceHash, loaded.sourceHash);
+    const log = openRunLog(runDir, { run: id });
+    log.info({ event: 'resumed', from: run.flushedRows, previousStatus: before.status }, 'run resumed');
+    const rng = new CounterRng(run.seed);
+    const params = run.params as Record<string, number | string | boolean>;
+    const ctx = makeContext(params, run.seed, id, log, rng);
+    const saved = catalog.latestState(id);
+    ctx.state = saved === null ? await callInit(loaded, ctx) : decodeState(saved);
+    const policy = normalizeFlushPolicy({ every: run.flushEvery, intervalSeconds: run.flushInterval });
+    options.onStart?.({
+      id,
+      runDir,
+      experiment: loaded.name,
+      seed: run.seed,
+      iterations: run.iterations,
+      startRow: run.flushedRows,
+      resumed: true,
+    });
+    return await drive({
+      id,
+      runDir,
+      catalog,
+      array,
+      loaded,
+      ctx,
+      rng,
+      log,
+      policy,
+      startRow: run.flushedRows,
+      stop: options.signal,
+    });
+  } finally {
+    catalog.close();
+  }
+}
+
+/** Refusals that need no lock: the claim re-checks them atomically. */
+function preflight(run: RunRecord): void {
+  if (run.status === 'completed') {
+    throw new MmrunError('RUN_COMPLETED', `run '${run.id}' is already completed (${run.flushedRows} rows)`, {
+      remedy: 'its results are final; start a new run to compute more',
+    });
+  }
+  if (run.status === 'running' && run.owner) {
+    throw new MmrunError(
+      'RUN_LOCKED',
+      `run '${run.id}' is being written by pid ${run.owner.pid} on host ${run.owner.host}`,
+      {
+        remedy: 'wait for it to finish, or stop it (kill -TERM <pid>) and then resume',
+      },
+    );
+  }
+}
+
+function makeContext(
+  params: Record<string, number | string | boolean>,
+  seed: number,
+  runId: string,
+  log: Logger,
+  rng: CounterRng,
+): Context {
+  return { params: Object.freeze({ ...params }), seed, runId, state: undefined, log, rng };
+}
+
+/** A stream of draws of its own for `init`, apart from every iteration's. */
+const INIT_STREAM = Number.MAX_SAFE_INTEGER;
+
+async function callInit(loaded: LoadedExperiment, ctx: Context): Promise<unknown> {
+  const init = loaded.experiment.init;
+  if (!init) return undefined;
+  ctx.rng.reset(INIT_STREAM);
+  try {
+    return await init.call(loaded.experiment, ctx);
+  } catch (cause) {
+    throw new MmrunError(
+      'STEP_FAILED',
+      `experiment '${loaded.name}' threw in init: ${(cause as Error)?.message ?? cause}`,
+      {
+        cause,
+        remedy: 'fix init; nothing was computed yet',
+      },
+    );
+  }
+}
+
+interface Session {
+  readonly id: string;
+  readonly runDir: string;
+  readonly catalog: Catalog;
+  readonly array: SegmentedArray;
+  readonly loaded: LoadedExperiment;
+  readonly ctx: Context;
+  readonly rng: CounterRng;
+  readonly log: Logger;
+  readonly policy: FlushPolicy;
+  readonly startRow: number;
+  readonly stop: AbortSignal | undefined;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * The loop. Its fast path per iteration: reset the rng, call step, store the row, compare
+ * one integer. Everything else (clock, flush, segment switch, yielding, stop) happens at
+ * checkpoints the {@link Pacer} schedules.
+ *
+ * Durability order (DESIGN invariant 1): rows are msync'ed, then the new flushed index
+ * and the state are committed in one transaction.
+ */
+async function drive(s: Session): Promise<RunResult> {
+  const { id, catalog, array, loaded, ctx, rng, log } = s;
+  const experiment = loaded.experiment;
+  const step = experiment.step;
+  const end = array.geometry.totalRows;
+  const itemsize = array.layout.itemsize;
+  const compiled = compileRowWriter(array.layout);
+  const t0 = performance.now();
+  const pacer = new Pacer(s.policy, s.startRow, t0);
+
+  let i = s.startRow;
+  let flushedRows = i;
+  let flushes = 0;
+  let segment: Segment | undefined;
+  let write: RowWriter = () => {};
+  let segFirst = 0;
+  let segEnd = 0;
+  let lastYield = t0;
+
+  const openSegmentAt = (row: number) => {
+    const k = array.segmentOf(row);
+    segment = array.openForWrite(k);
+    write = compiled.bind(segment.data);
+    segFirst = array.firstRow(k);
+    segEnd = segFirst + segment.rows;
+  };
+  const flush = () => {
+    if (segment && i > flushedRows) segment.sync(flushedRows - segFirst, i - segFirst, itemsize);
+    catalog.checkpoint(id, i, encodeState(ctx.state, i));
+    flushedRows = i;
+    flushes++;
+    pacer.flushed(i, performance.now());
+    log.debug({ event: 'flushed', rows: i }, 'flushed');
+  };
+  const result = (status: RunResult['status'], extra: Partial<RunResult> = {}): RunResult => {
+    const elapsedMs = performance.now() - t0;
+    return {
+      id,
+      runDir: s.runDir,
+      status,
+      startRow: s.startRow,
+      flushedRows,
+      iterations: end,
+      elapsedMs,
+      rowsPerSecond: elapsedMs > 0 ? ((i - s.startRow) * 1000) / elapsedMs : 0,
+      flushes,
+      ...extra,
+    };
+  };
+
+  try {
+    if (i < end) openSegmentAt(i);
+    pacer.schedule(i, Math.min(segEnd, end));
+    while (i < end) {
+      rng.reset(i);
+      let row: unknown;
+      try {
+        row = step.call(experiment, i, ctx);
+        if (row !== null && typeof row === 'object' && typeof (row as PromiseLike<unknown>).then === 'function') {
+          row = await row;
+        }
+      } catch (cause) {
+        throw new StepError(loaded.name, i, cause);
+      }
+      write(row, i, i - segFirst);
+      i++;
+      if (i < pacer.next) continue;
+
+      const now = performance.now();
+      const due = pacer.check(i, now);
+      if (due || i === segEnd || i === end) flush();
+      if (i === segEnd && i < end) openSegmentAt(i);
+      if (now - lastYield >= YIELD_MS) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
+      if (s.stop?.aborted) {
+        flush();
+        const reason = String(s.stop.reason ?? 'abort');
+        catalog.finish(id, 'interrupted', { type: 'signal', data: { signal: reason, flushedRows } });
+        log.info({ event: 'interrupted', signal: reason, flushedRows }, 'run interrupted');
+        return result('interrupted', { stopReason: reason });
+      }
+      pacer.schedule(i, Math.min(segEnd, end));
+    }
+    if (i > flushedRows || flushes === 0) flush();
+    catalog.finish(id, 'completed', { type: 'completed', data: { rows: end } });
+    log.info({ event: 'completed', rows: end }, 'run completed');
+    return result('completed');
+  } catch (caught) {
+    const error =
+      caught instanceof MmrunError
+        ? caught
+        : new MmrunError('IO_ERROR', `run '${id}' stopped: ${(caught as Error)?.message ?? caught}`, { cause: caught });
+    const userFault = error instanceof StepError || error.code === 'BAD_ROW' || error.code === 'STATE_NOT_SERIALIZABLE';
+    if (userFault && error.code !== 'STATE_NOT_SERIALIZABLE') {
+      // Rows before the failing iteration are good: keep them.
+      flush();
+    }
+    // An msync or disk error is never retried: the flushed index stays where it was.
+    catalog.finish(
+      id,
+      'failed',
+      { type: 'failed', data: { iteration: i, code: error.code, message: error.message } },
+      { message: `${error.code}: ${error.message}`, iteration: i },
+    );
+    log.error({ event: 'failed', iteration: i, code: error.code, err: error }, 'run failed');
+    return result('failed', { error });
+  }
+}

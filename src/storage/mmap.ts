@@ -1,0 +1,79 @@
+import { createRequire } from 'node:module';
+import { MmrunError } from '../errors.ts';
+
+/** The subset of `@riaskov/mmap-io` mmrun uses. */
+interface MmapBinding {
+  map(size: number, protection: number, flags: number, fd: number, offset?: number, advise?: number): Buffer;
+  sync(buffer: Buffer, offset: number, size: number, blocking: boolean, invalidate: boolean): void;
+  advise(buffer: Buffer, advise: number): void;
+  readonly PROT_READ: number;
+  readonly PROT_WRITE: number;
+  readonly MAP_SHARED: number;
+  readonly MAP_PRIVATE: number;
+  readonly MADV_SEQUENTIAL: number;
+  readonly PAGESIZE: number;
+}
+
+// The package is CommonJS with a native addon; load it once.
+const binding = createRequire(import.meta.url)('@riaskov/mmap-io') as MmapBinding;
+
+/** The system page size; msync ranges are aligned to it. */
+export const PAGE_SIZE: number = binding.PAGESIZE;
+
+/**
+ * The binding passes size and offset through a C `int`: one mapping must be smaller than
+ * 2 GiB and start below 2 GiB of its file.
+ */
+export const MAX_MAPPING_BYTES = 2 ** 31 - 1;
+
+/** How a file is mapped: the NumPy memmap modes. */
+export type Mode = 'r' | 'r+' | 'w+' | 'c';
+
+/**
+ * Maps `size` bytes of `fd` from offset 0. `r` is read-only and shared, `r+`/`w+` are
+ * read-write and shared (writes reach the file), `c` is copy-on-write: writes stay in this
+ * process and never reach the file.
+ */
+export function mapFile(fd: number, size: number, mode: Mode, path: string): Buffer {
+  if (size > MAX_MAPPING_BYTES) {
+    throw new MmrunError('MAPPING_TOO_LARGE', `${path}: a mapping of ${size} bytes exceeds ${MAX_MAPPING_BYTES}`, {
+      remedy: 'use smaller segments (--segment-rows)',
+    });
+  }
+  const prot = mode === 'r' ? binding.PROT_READ : binding.PROT_READ | binding.PROT_WRITE;
+  const flags = mode === 'c' ? binding.MAP_PRIVATE : binding.MAP_SHARED;
+  try {
+    return binding.map(size, prot, flags, fd, 0);
+  } catch (cause) {
+    throw new MmrunError('IO_ERROR', `${path}: mmap of ${size} bytes failed (${(cause as Error).message})`, {
+      cause,
+      remedy: 'check free memory and the ulimit on virtual memory (ulimit -v)',
+    });
+  }
+}
+
+/**
+ * Writes the pages holding bytes [start, end) of a shared mapping to disk and waits
+ * (msync MS_SYNC). The range is widened to page boundaries. An error is never retried:
+ * after a failed msync the kernel may have dropped the dirty pages (fsyncgate), so the
+ * caller must stop trusting the mapping.
+ */
+export function syncRange(buffer: Buffer, start: number, end: number, path: string): void {
+  const from = Math.floor(start / PAGE_SIZE) * PAGE_SIZE;
+  const to = Math.min(buffer.length, Math.ceil(end / PAGE_SIZE) * PAGE_SIZE);
+  if (to <= from) return;
+  try {
+    binding.sync(buffer, from, to - from, true, false);
+  } catch (cause) {
+    throw new MmrunError('IO_ERROR', `${path}: msync of bytes ${from}..${to} failed (${(cause as Error).message})`, {
+      cause,
+      remedy:
+        'the disk reported an error; check the device (dmesg), then `mmrun resume` recomputes from the last flush',
+    });
+  }
+}
+
+/** Hints the kernel that the mapping will be read front to back. */
+export function adviseSequential(buffer: Buffer): void {
+  binding.advise(buffer, binding.MADV_SEQUENTIAL);
+}

@@ -1,0 +1,229 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MmrunError } from '../errors.ts';
+import { descrOf, type RowLayout } from './dtype.ts';
+import { type Mode, mapFile, syncRange } from './mmap.ts';
+import { encodeHeader, formatDescr, layoutFromDescr, readHeader } from './npy.ts';
+
+/** What a segment file must hold; checked on every open (DESIGN invariant 4). */
+export interface SegmentExpectation {
+  readonly layout: RowLayout;
+  readonly rows: number;
+  /** Who declares the expectation, for messages, e.g. "experiment 'walk'". */
+  readonly source: string;
+}
+
+/**
+ * One `.npy` file of a run, mapped whole. The file holds a header and exactly `rows` rows
+ * of `layout`; `data` views the row bytes.
+ */
+export class Segment {
+  readonly path: string;
+  readonly mode: Mode;
+  readonly rows: number;
+  readonly dataOffset: number;
+  /** The row bytes: `rows * itemsize` bytes starting at the first row. */
+  readonly data: Buffer;
+  // The whole-file mapping; `data` is a view into it, so this keeps the mapping alive.
+  readonly #mapping: Buffer;
+
+  private constructor(file: string, mode: Mode, rows: number, dataOffset: number, mapping: Buffer, itemsize: number) {
+    this.path = file;
+    this.mode = mode;
+    this.rows = rows;
+    this.dataOffset = dataOffset;
+    this.#mapping = mapping;
+    this.data = mapping.subarray(dataOffset, dataOffset + rows * itemsize);
+  }
+
+  /**
+   * Opens an existing segment in mode `r`, `r+` or `c` after validating magic, dtype,
+   * shape and file size against `expected`. Nothing is written.
+   */
+  static open(file: string, mode: Exclude<Mode, 'w+'>, expected: SegmentExpectation): Segment {
+    const { dataOffset } = validateSegment(file, expected);
+    const size = dataOffset + expected.rows * expected.layout.itemsize;
+    const fd = openOrThrow(file, mode === 'r+' ? 'r+' : 'r');
+    try {
+      // A copy-on-write mapping needs PROT_WRITE, which the kernel allows on a read-only fd
+      // only for MAP_PRIVATE: exactly mode `c`.
+      const mapping = mapFile(fd, size, mode, file);
+      return new Segment(file, mode, expected.rows, dataOffset, mapping, expected.layout.itemsize);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * Creates a new segment (mode `w+`): header written, the whole file's space allocated
+   * before it is mapped (a full disk fails here, not as SIGBUS in the loop), fsynced, then
+   * linked into place atomically; an existing file is never overwritten.
+   */
+  static create(file: string, expected: SegmentExpectation): Segment {
+    const header = encodeHeader(expected.layout, expected.rows);
+    const size = header.length + expected.rows * expected.layout.itemsize;
+    const dir = path.dirname(file);
+    const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+    fs.rmSync(tmp, { force: true });
+    let fd = -1;
+    try {
+      fd = fs.openSync(tmp, 'wx');
+      fs.writeSync(fd, header, 0, header.length, 0);
+      allocate(fd, tmp, size);
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      fd = -1;
+      try {
+        fs.linkSync(tmp, file);
+      } catch (cause) {
+        if ((cause as NodeJS.ErrnoException).code === 'EEXIST') {
+          throw new MmrunError('SEGMENT_EXISTS', `${file} already exists; mmrun never overwrites a segment`, {
+            cause,
+            remedy: 'open it with mode r+ to continue it, or remove it yourself if it is garbage',
+          });
+        }
+        throw cause;
+      }
+    } catch (cause) {
+      throw asIoError(cause, file, 'create');
+    } finally {
+      if (fd >= 0) fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+    }
+    fsyncDir(dir);
+    return Segment.open(file, 'r+', expected);
+  }
+
+  /**
+   * Makes rows [fromRow, toRow) durable: msync MS_SYNC of just the pages holding them.
+   * Meaningless for `c` (never persists) and impossible for `r`.
+   */
+  sync(fromRow: number, toRow: number, itemsize: number): void {
+    if (this.mode === 'c' || this.mode === 'r') {
+      throw new MmrunError('MODE_READONLY', `${this.path} is mapped with mode '${this.mode}', which never persists`, {
+        remedy: "open it with mode 'r+' to write",
+      });
+    }
+    if (toRow <= fromRow) return;
+    syncRange(this.#mapping, this.dataOffset + fromRow * itemsize, this.dataOffset + toRow * itemsize, this.path);
+  }
+}
+
+/**
+ * Checks a segment file against what the catalog and the experiment expect, reading only
+ * its header and size. Every mismatch names both values.
+ */
+export function validateSegment(file: string, expected: SegmentExpectation): { dataOffset: number } {
+  const name = path.basename(file);
+  if (!fs.existsSync(file)) {
+    throw new MmrunError('SEGMENT_MISSING', `segment ${file} is missing; ${expected.source} expects it`, {
+      remedy: 'restore the file from a backup, or start a new run',
+    });
+  }
+  const header = readHeader(file);
+  let actual: RowLayout;
+  try {
+    actual = layoutFromDescr(header.descr, file);
+  } catch (cause) {
+    throw new MmrunError(
+      'DTYPE_MISMATCH',
+      `segment ${name} has dtype ${formatDescr(header.descr)} but ${expected.source} declares ${descrOf(expected.layout)}`,
+      { cause, remedy: 'resume with the experiment version that created the run, or start a new run' },
+    );
+  }
+  const mismatch = describeLayoutMismatch(actual, expected.layout, `segment ${name}`, expected.source);
+  if (mismatch) {
+    throw new MmrunError('DTYPE_MISMATCH', mismatch, {
+      remedy: 'resume with the experiment version that created the run, or start a new run',
+    });
+  }
+  if (header.fortranOrder || header.shape.length !== 1 || header.shape[0] !== expected.rows) {
+    throw new MmrunError(
+      'SHAPE_MISMATCH',
+      `segment ${name} has shape (${header.shape.join(', ')}${header.shape.length === 1 ? ',' : ''})` +
+        `${header.fortranOrder ? ' in Fortran order' : ''} but ${expected.source} expects (${expected.rows},)`,
+      { remedy: 'the segment was changed or belongs to another run; restore it or start a new run' },
+    );
+  }
+  const want = header.dataOffset + expected.rows * expected.layout.itemsize;
+  const size = fs.statSync(file).size;
+  if (size !== want) {
+    throw new MmrunError(
+      'SIZE_MISMATCH',
+      `segment ${name} is ${size} bytes but header ${header.dataOffset} + ${expected.rows} rows × ` +
+        `${expected.layout.itemsize} bytes = ${want} (${size < want ? 'truncated' : 'extra bytes at the end'})`,
+      { remedy: 'the file was truncated or appended to; restore it from a backup or start a new run' },
+    );
+  }
+  return { dataOffset: header.dataOffset };
+}
+
+/** Names the first difference between two layouts, or returns undefined if they agree. */
+export function describeLayoutMismatch(
+  actual: RowLayout,
+  expected: RowLayout,
+  actualSource: string,
+  expectedSource: string,
+): string | undefined {
+  const typeOf = (f: RowLayout['fields'][number]) => (f.vector ? `[${f.dtype}, ${f.length}]` : f.dtype);
+  const n = Math.max(actual.fields.length, expected.fields.length);
+  for (let k = 0; k < n; k++) {
+    const a = actual.fields[k];
+    const e = expected.fields[k];
+    if (a && e && a.name === e.name && typeOf(a) === typeOf(e)) continue;
+    if (a && e && a.name === e.name) {
+      return `${actualSource} has ${typeOf(a)} for column '${a.name}' but ${expectedSource} declares ${typeOf(e)} (dtype ${descrOf(actual)} vs ${descrOf(expected)})`;
+    }
+    return `${actualSource} has dtype ${descrOf(actual)} but ${expectedSource} declares ${descrOf(expected)}`;
+  }
+  return undefined;
+}
+
+function openOrThrow(file: string, flags: string): number {
+  try {
+    return fs.openSync(file, flags);
+  } catch (cause) {
+    throw asIoError(cause, file, 'open');
+  }
+}
+
+/** Reserves real blocks for the whole file: fallocate(1), else writing zeros. */
+function allocate(fd: number, file: string, size: number): void {
+  const r = spawnSync('fallocate', ['-l', String(size), file], { encoding: 'utf8' });
+  if (r.status === 0) return;
+  const err = `${r.stderr ?? ''}`;
+  if (/No space left/i.test(err)) throw Object.assign(new Error(err.trim()), { code: 'ENOSPC' });
+  // fallocate missing or unsupported by the file system: allocate by writing zeros.
+  const zeros = Buffer.alloc(1 << 20);
+  const start = fs.fstatSync(fd).size;
+  for (let pos = start; pos < size; pos += zeros.length) {
+    fs.writeSync(fd, zeros, 0, Math.min(zeros.length, size - pos), pos);
+  }
+}
+
+/** fsync a directory so a new entry in it survives power loss. */
+export function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Wraps a system error: ENOSPC/EDQUOT become DISK_FULL, others IO_ERROR; MmrunErrors pass. */
+export function asIoError(cause: unknown, file: string, action: string): MmrunError {
+  if (cause instanceof MmrunError) return cause;
+  const code = (cause as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new MmrunError('DISK_FULL', `no space left to ${action} ${file}`, {
+      cause,
+      remedy: 'free disk space (every flushed row is kept), then `mmrun resume <run>`',
+    });
+  }
+  return new MmrunError('IO_ERROR', `cannot ${action} ${file}: ${(cause as Error).message}`, {
+    cause,
+    remedy: 'check the path and its permissions',
+  });
+}
