@@ -5,6 +5,7 @@ import { listCommand } from './commands/list.ts';
 import { resumeCommand } from './commands/resume.ts';
 import { runCommand } from './commands/run.ts';
 import { showCommand } from './commands/show.ts';
+import { takeDeferred } from './deferred.ts';
 import { EXIT, reportError } from './output.ts';
 
 /** Parses the command line, runs one command, and exits with the contract's code. */
@@ -53,6 +54,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (usageError !== undefined) {
     process.stderr.write(`mmrun: usage error: ${usageError}\n  see: mmrun --help\n`);
     return EXIT.usage;
+  }
+  const action = takeDeferred();
+  try {
+    await action?.();
+  } catch (error) {
+    return reportError(error);
   }
   return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
 }

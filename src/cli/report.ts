@@ -3,6 +3,12 @@ import type { RunResult, StartInfo } from '../runner/run.ts';
 import { count, duration, EXIT, reportError, say } from './output.ts';
 import { exitCodeFor } from './signals.ts';
 
+/** A path as a person wants to read it: relative below the working directory, else absolute. */
+export function displayPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
+}
+
 /** How to name the runs directory in a hint: only when it is not the default. */
 export function runsDirFlag(runsDir: string | undefined): string {
   return runsDir ? ` --runs-dir ${runsDir}` : '';
@@ -10,7 +16,7 @@ export function runsDirFlag(runsDir: string | undefined): string {
 
 /** Prints the human summary of a session and returns the process exit code. */
 export function reportRun(result: RunResult, runsDir: string | undefined): number {
-  const rel = path.relative(process.cwd(), result.runDir) || '.';
+  const rel = displayPath(result.runDir);
   const speed = `${count(result.rowsPerSecond)} rows/s`;
   const resume = `mmrun resume ${result.id}${runsDirFlag(runsDir)}`;
   switch (result.status) {
@@ -39,7 +45,7 @@ export function reportRun(result: RunResult, runsDir: string | undefined): numbe
 /** Prints the run id on stdout (for scripts) and where things are on stderr. */
 export function announce(info: StartInfo): void {
   process.stdout.write(`${info.id}\n`);
-  const rel = path.relative(process.cwd(), info.runDir) || '.';
+  const rel = displayPath(info.runDir);
   const verb = info.resumed ? `resuming ${info.id} at row ${count(info.startRow)}` : `started ${info.id}`;
   say(`mmrun: ${verb}: ${count(info.iterations)} iterations of '${info.experiment}', seed ${info.seed}`);
   say(`  results: ${rel}/*.npy  log: ${rel}/run.log`);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 import { MmrunError, show } from '../errors.ts';
 import { layoutOf, type RowLayout } from '../storage/dtype.ts';
 import type { Experiment, ParamValue } from './define.ts';
@@ -66,17 +67,25 @@ export async function loadExperiment(file: string): Promise<LoadedExperiment> {
     });
   }
   const sourceHash = hashFile(abs);
-  let mod: { default?: unknown };
+  let exported: unknown;
   try {
-    mod = (await import(pathToFileURL(abs).href)) as { default?: unknown };
+    // tsx compiles TypeScript in-process. Keyed by content, a changed file is imported
+    // afresh, never served from the module cache. A file outside any `"type": "module"`
+    // package is CommonJS to Node; its `export default` then arrives one level down.
+    const mod = (await tsImport(`${pathToFileURL(abs).href}?sha256=${sourceHash}`, import.meta.url)) as {
+      default?: unknown;
+    };
+    exported = mod.default;
+    const cjs = exported as { __esModule?: boolean; default?: unknown } | undefined;
+    if (cjs !== null && typeof cjs === 'object' && cjs.__esModule === true) exported = cjs.default;
   } catch (cause) {
     const first = String((cause as Error)?.message ?? cause).split('\n')[0];
     throw new MmrunError('EXPERIMENT_LOAD_FAILED', `importing ${abs} failed: ${first}`, {
       cause,
-      remedy: 'fix the module so that `node --import tsx <file>` loads it (run with --verbose for the stack)',
+      remedy: 'fix the module so that it loads (run with --verbose for the stack)',
     });
   }
-  const experiment = validateExperiment(mod.default, abs);
+  const experiment = validateExperiment(exported, abs);
   const name = experiment.name ?? path.basename(abs).replace(/\.[^.]+$/, '');
   return {
     experiment,

@@ -42,8 +42,8 @@ const W1 = 0xbb67ae85;
  * Each round computes `(hi0, lo0) = mulhilo(M0, c0)`, `(hi1, lo1) = mulhilo(M1, c2)` and
  * sets the counter to `[hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0]`; the key is bumped by the
  * Weyl increments between rounds. The low word of each product comes from `Math.imul`;
- * the high word is assembled from 16-bit partial products, every one of which (and every
- * sum of them) stays below 2^34, far inside the exact range of a double.
+ * the high word is assembled from 16x16-bit partial products, every one of which (and
+ * every sum of them) stays below 2^33, far inside the exact range of a double.
  */
 export function philox4x32(
   c0: number,
@@ -61,32 +61,32 @@ export function philox4x32(
   let x3 = c3 | 0;
   let key0 = k0 | 0;
   let key1 = k1 | 0;
-  for (let round = 0; round < 10; round++) {
-    if (round !== 0) {
-      key0 = (key0 + W0) | 0;
-      key1 = (key1 + W1) | 0;
-    }
-    // hi0 = high 32 bits of M0 * x0, from 16-bit halves.
-    let lo = x0 & 0xffff;
-    let hi = x0 >>> 16;
-    let p = M0_LO * lo;
-    let m1 = M0_HI * lo;
-    let m2 = M0_LO * hi;
-    const hi0 = M0_HI * hi + (m1 >>> 16) + (m2 >>> 16) + (((p >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16);
+  for (let round = 0; ; ) {
+    // hi0 = high 32 bits of M0 * x0 and hi1 = high 32 bits of M1 * x2, from 16-bit
+    // halves: M * x = Mh*xh * 2^32 + (Mh*xl + Ml*xh) * 2^16 + Ml*xl.
+    const xl0 = x0 & 0xffff;
+    const xh0 = x0 >>> 16;
+    const a0 = M0_HI * xl0;
+    const b0 = M0_LO * xh0;
+    const carry0 = (((M0_LO * xl0) >>> 16) + (a0 & 0xffff) + (b0 & 0xffff)) >>> 16;
+    const hi0 = M0_HI * xh0 + (a0 >>> 16) + (b0 >>> 16) + carry0;
+    const xl2 = x2 & 0xffff;
+    const xh2 = x2 >>> 16;
+    const a2 = M1_HI * xl2;
+    const b2 = M1_LO * xh2;
+    const carry1 = (((M1_LO * xl2) >>> 16) + (a2 & 0xffff) + (b2 & 0xffff)) >>> 16;
+    const hi1 = M1_HI * xh2 + (a2 >>> 16) + (b2 >>> 16) + carry1;
+    // Low words: Math.imul gives the low 32 bits of the product directly.
     const lo0 = Math.imul(M0, x0);
-    // hi1 = high 32 bits of M1 * x2.
-    lo = x2 & 0xffff;
-    hi = x2 >>> 16;
-    p = M1_LO * lo;
-    m1 = M1_HI * lo;
-    m2 = M1_LO * hi;
-    const hi1 = M1_HI * hi + (m1 >>> 16) + (m2 >>> 16) + (((p >>> 16) + (m1 & 0xffff) + (m2 & 0xffff)) >>> 16);
     const lo1 = Math.imul(M1, x2);
     // hi0/hi1 are exact integers below 2^32; `^` reduces them to their 32-bit pattern.
     x0 = hi1 ^ x1 ^ key0;
     x1 = lo1;
     x2 = hi0 ^ x3 ^ key1;
     x3 = lo0;
+    if (++round === 10) break;
+    key0 = (key0 + W0) | 0;
+    key1 = (key1 + W1) | 0;
   }
   // Typed-array stores reduce modulo 2^32, turning the int32 patterns into u32.
   out[0] = x0;
@@ -97,6 +97,11 @@ export function philox4x32(
 
 function badOption(message: string, remedy: string): MmrunError {
   return new MmrunError('BAD_OPTION', message, { remedy });
+}
+
+/** Like {@link show}, but prints NaN and ±Infinity as themselves (JSON would say null). */
+function fmt(value: unknown): string {
+  return typeof value === 'number' ? String(value) : show(value);
 }
 
 /**
@@ -148,7 +153,7 @@ export class CounterRng {
   constructor(seed: number) {
     if (!Number.isSafeInteger(seed) || seed < 0) {
       throw badOption(
-        `seed must be a non-negative safe integer (0 to ${Number.MAX_SAFE_INTEGER}), got ${show(seed)}`,
+        `seed must be a non-negative safe integer (0 to ${Number.MAX_SAFE_INTEGER}), got ${fmt(seed)}`,
         'pass a whole number such as --seed 42, or omit --seed to draw a random one',
       );
     }
@@ -165,7 +170,7 @@ export class CounterRng {
   reset(iteration: number): void {
     if (!Number.isSafeInteger(iteration) || iteration < 0) {
       throw badOption(
-        `iteration must be a non-negative safe integer, got ${show(iteration)}`,
+        `iteration must be a non-negative safe integer, got ${fmt(iteration)}`,
         'pass the 0-based iteration index',
       );
     }
@@ -200,9 +205,20 @@ export class CounterRng {
    * `((a >>> 5) * 2^26 + (b >>> 6)) / 2^53`. Never returns 1.
    */
   random(): number {
-    const a = this.nextU32() >>> 5;
-    const b = this.nextU32() >>> 6;
-    return (a * 67108864 + b) * TWO_MINUS_53;
+    const pos = this.pos;
+    let a: number;
+    let b: number;
+    if (pos <= 2) {
+      // Fast path: both words are in the current block.
+      const buf = this.buf;
+      a = buf[pos] as number;
+      b = buf[pos + 1] as number;
+      this.pos = pos + 2;
+    } else {
+      a = this.nextU32();
+      b = this.nextU32();
+    }
+    return ((a >>> 5) * 67108864 + (b >>> 6)) * TWO_MINUS_53;
   }
 
   /**
@@ -217,7 +233,7 @@ export class CounterRng {
   normal(mean = 0, sd = 1): number {
     if (!Number.isFinite(mean) || !(sd >= 0 && sd < Number.POSITIVE_INFINITY)) {
       throw badOption(
-        `normal(mean, sd) needs a finite mean and a finite sd >= 0, got mean ${show(mean)}, sd ${show(sd)}`,
+        `normal(mean, sd) needs a finite mean and a finite sd >= 0, got mean ${fmt(mean)}, sd ${fmt(sd)}`,
         'pass finite numbers, with sd >= 0',
       );
     }
@@ -246,7 +262,7 @@ export class CounterRng {
   int(n: number): number {
     if (!Number.isInteger(n) || n < 1 || n > TWO_53) {
       throw badOption(
-        `int(n) needs an integer n from 1 to 2^53, got ${show(n)}`,
+        `int(n) needs an integer n from 1 to 2^53, got ${fmt(n)}`,
         'pass the number of possible outcomes, e.g. int(6) for a die roll',
       );
     }
@@ -271,7 +287,7 @@ export class CounterRng {
    */
   exponential(rate = 1): number {
     if (!(rate > 0 && rate < Number.POSITIVE_INFINITY)) {
-      throw badOption(`exponential(rate) needs a finite rate > 0, got ${show(rate)}`, 'pass a positive rate');
+      throw badOption(`exponential(rate) needs a finite rate > 0, got ${fmt(rate)}`, 'pass a positive rate');
     }
     return -Math.log(1 - this.random()) / rate;
   }

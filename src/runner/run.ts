@@ -48,7 +48,7 @@ export interface RunOptions {
   /** Seconds. @default 10 */
   readonly flushInterval?: number;
   /** Rows per segment file. @default as many as fit in 1 GiB */
-  readonly segmentRows?: number;
+  readonly segmentRows?: number | string;
   /** Aborting stops the run gracefully: finish the iteration, flush, record `interrupted`. */
   readonly signal?: AbortSignal;
   /** Called once the run is registered and about to compute its first row. */
@@ -153,46 +153,51 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
 
   const catalog = Catalog.open(runsDir);
   try {
-    // The directory first, exclusively: an existing run (or stray directory) is never reused.
-    try {
-      fs.mkdirSync(runDir);
-    } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new MmrunError('RUN_EXISTS', `run directory ${runDir} already exists; mmrun never overwrites a run`, {
-          remedy: 'choose another --id, or continue that run with `mmrun resume`',
-        });
-      }
-      throw cause;
+    // Never reuse a directory: a stray one (not in the catalog) may hold someone's results.
+    if (fs.existsSync(runDir)) {
+      throw new MmrunError('RUN_EXISTS', `run directory ${runDir} already exists; mmrun never overwrites a run`, {
+        remedy: 'choose another --id, or continue that run with `mmrun resume`',
+      });
     }
+    // The catalog decides who gets the id (its transaction serializes concurrent runs); the
+    // directory follows, and resume recreates it if a crash came in between.
+    catalog.createRun(
+      {
+        id,
+        experiment: loaded.name,
+        experimentPath: loaded.path,
+        sourceHash: loaded.sourceHash,
+        params,
+        seed,
+        iterations,
+        columns: columnsOf(loaded.layout),
+        dtype: descrOf(loaded.layout),
+        itemsize: loaded.layout.itemsize,
+        segmentRows,
+        flushEvery: policy.every,
+        flushInterval: policy.intervalSeconds,
+      },
+      currentOwner(),
+    );
+    fs.mkdirSync(runDir, { recursive: true });
     fsyncDir(runsDir);
-    try {
-      catalog.createRun(
-        {
-          id,
-          experiment: loaded.name,
-          experimentPath: loaded.path,
-          sourceHash: loaded.sourceHash,
-          params,
-          seed,
-          iterations,
-          columns: columnsOf(loaded.layout),
-          dtype: descrOf(loaded.layout),
-          itemsize: loaded.layout.itemsize,
-          segmentRows,
-          flushEvery: policy.every,
-          flushInterval: policy.intervalSeconds,
-        },
-        currentOwner(),
-      );
-    } catch (error) {
-      fs.rmdirSync(runDir);
-      throw error;
-    }
     const log = openRunLog(runDir, { run: id });
     log.info({ event: 'started', experiment: loaded.name, path: loaded.path, iterations, seed, params }, 'run started');
     const ctx = makeContext(params, seed, id, log, rng);
-    ctx.state = await callInit(loaded, ctx);
-    catalog.checkpoint(id, 0, encodeState(ctx.state, 0));
+    try {
+      ctx.state = await callInit(loaded, ctx);
+      catalog.checkpoint(id, 0, encodeState(ctx.state, 0));
+    } catch (error) {
+      const e = error as MmrunError;
+      catalog.finish(
+        id,
+        'failed',
+        { type: 'failed', data: { code: e.code, message: e.message } },
+        { message: `${e.code}: ${e.message}` },
+      );
+      log.error({ event: 'failed', code: e.code, err: e }, 'init failed');
+      throw error;
+    }
     options.onStart?.({ id, runDir, experiment: loaded.name, seed, iterations, startRow: 0, resumed: false });
     return await drive({
       id,
@@ -266,6 +271,7 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
 
     const run = catalog.claim(id, currentOwner());
     if (changed) catalog.acceptSourceChange(id, before.sourceHash, loaded.sourceHash);
+    fs.mkdirSync(runDir, { recursive: true });
     const log = openRunLog(runDir, { run: id });
     log.info({ event: 'resumed', from: run.flushedRows, previousStatus: before.status }, 'run resumed');
     const rng = new CounterRng(run.seed);
@@ -468,10 +474,15 @@ async function drive(s: Session): Promise<RunResult> {
       caught instanceof MmrunError
         ? caught
         : new MmrunError('IO_ERROR', `run '${id}' stopped: ${(caught as Error)?.message ?? caught}`, { cause: caught });
-    const userFault = error instanceof StepError || error.code === 'BAD_ROW' || error.code === 'STATE_NOT_SERIALIZABLE';
-    if (userFault && error.code !== 'STATE_NOT_SERIALIZABLE') {
-      // Rows before the failing iteration are good: keep them.
-      flush();
+    if ((error instanceof StepError || error.code === 'BAD_ROW') && ctx.state === undefined) {
+      // Rows before the failing iteration are good: keep them. With state, the failed step
+      // may have changed ctx.state half-way, so the last checkpoint (rows and state that
+      // agree) stays, and resume recomputes from there.
+      try {
+        flush();
+      } catch (flushError) {
+        log.error({ event: 'flush-failed', err: flushError }, 'could not flush after the failure');
+      }
     }
     // An msync or disk error is never retried: the flushed index stays where it was.
     catalog.finish(

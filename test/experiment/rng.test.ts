@@ -292,6 +292,7 @@ describe('CounterRng argument checks', () => {
     const rng = new CounterRng(1);
     for (const n of [0, -3, 2.5, 2 ** 53 + 2, Number.NaN]) expectBadOption(() => rng.int(n));
     expect(() => rng.int(2.5)).toThrow(/2\.5/);
+    expect(() => rng.int(Number.NaN)).toThrow(/NaN/);
   });
 
   it('rejects bad iterations, sd and rate with BAD_OPTION', () => {

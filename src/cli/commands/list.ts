@@ -1,6 +1,7 @@
-import type { Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { listRuns } from '../../catalog/query.ts';
 import { resolveRunsDir } from '../../runner/run.ts';
+import { deferred } from '../deferred.ts';
 import { table } from '../output.ts';
 import { runsDirFlag } from '../report.ts';
 import { runView } from '../views.ts';
@@ -18,7 +19,7 @@ export const listCommand: CommandModule<object, ListArgs> = {
       .option('json', { type: 'boolean', describe: 'print a JSON array' })
       .example('$0 list', 'the runs in ./runs')
       .example('$0 list --json --runs-dir /scratch/runs', 'machine-readable'),
-  handler: (argv) => {
+  handler: deferred((argv: ArgumentsCamelCase<ListArgs>) => {
     const runsDir = resolveRunsDir(argv['runs-dir']);
     const runs = listRuns(runsDir);
     if (argv.json) {
@@ -45,5 +46,5 @@ export const listCommand: CommandModule<object, ListArgs> = {
     process.stdout.write(`${table(['ID', 'EXPERIMENT', 'STATUS', 'ROWS', 'UPDATED'], rows)}\n`);
     const crashed = runs.filter((r) => r.status === 'crashed' || r.status === 'interrupted');
     for (const r of crashed) process.stdout.write(`hint: mmrun resume ${r.id}${runsDirFlag(argv['runs-dir'])}\n`);
-  },
+  }),
 };

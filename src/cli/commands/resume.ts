@@ -1,5 +1,6 @@
-import type { Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { resumeRun } from '../../runner/run.ts';
+import { deferred } from '../deferred.ts';
 import { announce, reportRun } from '../report.ts';
 import { abortOnSignals } from '../signals.ts';
 
@@ -20,7 +21,7 @@ export const resumeCommand: CommandModule<object, ResumeArgs> = {
         describe: "resume although the experiment's source changed since the run began (recorded as an event)",
       })
       .example('$0 resume walk-20261126-101500-1a2b', 'continue after a crash, a kill or Ctrl-C'),
-  handler: async (argv) => {
+  handler: deferred(async (argv: ArgumentsCamelCase<ResumeArgs>) => {
     const signal = abortOnSignals();
     const result = await resumeRun({
       runId: argv['run-id'],
@@ -30,5 +31,5 @@ export const resumeCommand: CommandModule<object, ResumeArgs> = {
       onStart: announce,
     });
     process.exitCode = reportRun(result, argv['runs-dir']);
-  },
+  }),
 };

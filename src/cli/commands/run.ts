@@ -1,5 +1,6 @@
-import type { Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { startRun } from '../../runner/run.ts';
+import { deferred } from '../deferred.ts';
 import { announce, reportRun } from '../report.ts';
 import { abortOnSignals } from '../signals.ts';
 
@@ -11,7 +12,7 @@ interface RunArgs {
   id?: string;
   'flush-every'?: string;
   'flush-interval'?: number;
-  'segment-rows'?: number;
+  'segment-rows'?: string;
   'runs-dir'?: string;
 }
 
@@ -40,10 +41,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('id', { type: 'string', describe: 'run id (default: <experiment>-<time>-<hex>)' })
       .option('flush-every', { type: 'string', describe: 'flush every N iterations [default: 1000000]' })
       .option('flush-interval', { type: 'number', describe: 'flush every T seconds [default: 10]' })
-      .option('segment-rows', { type: 'number', describe: 'rows per segment file [default: what fits in 1 GiB]' })
+      .option('segment-rows', { type: 'string', describe: 'rows per segment file [default: what fits in 1 GiB]' })
       .example('$0 run experiments/walk.ts --iterations 1e6 --seed 42', 'a random walk of a million steps')
       .example('$0 run pi --param batch=64 --id pi-1', 'an example by name, with a param and an id'),
-  handler: async (argv) => {
+  handler: deferred(async (argv: ArgumentsCamelCase<RunArgs>) => {
     const signal = abortOnSignals();
     const result = await startRun({
       experiment: argv.experiment,
@@ -59,5 +60,5 @@ export const runCommand: CommandModule<object, RunArgs> = {
       onStart: announce,
     });
     process.exitCode = reportRun(result, argv['runs-dir']);
-  },
+  }),
 };

@@ -1,6 +1,7 @@
-import type { Argv, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { getRun } from '../../catalog/query.ts';
 import { resolveRunsDir } from '../../runner/run.ts';
+import { deferred } from '../deferred.ts';
 import { runsDirFlag } from '../report.ts';
 import { runView } from '../views.ts';
 
@@ -18,7 +19,7 @@ export const showCommand: CommandModule<object, ShowArgs> = {
       .positional('run-id', { type: 'string', demandOption: true })
       .option('json', { type: 'boolean', describe: 'print one JSON object' })
       .example('$0 show walk-20261126-101500-1a2b --json', 'machine-readable'),
-  handler: (argv) => {
+  handler: deferred((argv: ArgumentsCamelCase<ShowArgs>) => {
     const runsDir = resolveRunsDir(argv['runs-dir']);
     const { run, events } = getRun(runsDir, argv['run-id']);
     const view = runView(run, runsDir, events);
@@ -47,5 +48,5 @@ export const showCommand: CommandModule<object, ShowArgs> = {
     for (const e of events)
       lines.push(`  ${e.at}  ${e.type.padEnd(13)} ${e.data === null ? '' : JSON.stringify(e.data)}`);
     process.stdout.write(`${lines.join('\n')}\n`);
-  },
+  }),
 };
