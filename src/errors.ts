@@ -37,7 +37,13 @@ export type ErrorCode =
   | 'BAD_OPTION'
   | 'BAD_ROW'
   | 'STEP_FAILED'
-  | 'STATE_NOT_SERIALIZABLE';
+  | 'STATE_NOT_SERIALIZABLE'
+  | 'UNKNOWN_COLUMN'
+  | 'BAD_ROW_RANGE'
+  | 'OUTPUT_EXISTS'
+  | 'EXPORT_INTERRUPTED'
+  | 'NPY_INVALID'
+  | 'CHECKSUM_MISMATCH';
 
 export interface MmrunErrorOptions {
   /** What the user should do next. Printed after the message. */

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { MmrunError } from '../errors.ts';
+import { crashPoint } from '../faults.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import { type Owner, ownerLiveness } from './ownership.ts';
 
@@ -46,6 +47,15 @@ export interface RunRecord extends RunSpec {
   readonly errorIteration: number | undefined;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** When the owner last proved it is alive (a worker thread beats every few seconds). */
+  readonly heartbeatAt: string | undefined;
+}
+
+/** The CRC32C of the row bytes [startRow, endRow), committed with the flush that made them durable. */
+export interface RangeChecksum {
+  readonly startRow: number;
+  readonly endRow: number;
+  readonly crc32c: number;
 }
 
 export interface RunEvent {
@@ -87,6 +97,7 @@ interface RunRow {
   error_iteration: number | null;
   created_at: string;
   updated_at: string;
+  heartbeat_at: string | null;
   flushed_rows: number | null;
 }
 
@@ -114,6 +125,7 @@ const toRecord = (r: RunRow): RunRecord => ({
   errorIteration: r.error_iteration ?? undefined,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  heartbeatAt: r.heartbeat_at ?? undefined,
 });
 
 const SELECT_RUN = `
@@ -195,8 +207,8 @@ export class Catalog {
         .prepare(
           `INSERT INTO runs (id, experiment, experiment_path, source_hash, params, seed, iterations, columns, dtype,
              itemsize, segment_rows, flush_every, flush_interval, status, owner_pid, owner_start, owner_boot,
-             owner_host, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
+             owner_host, created_at, updated_at, heartbeat_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           spec.id,
@@ -216,6 +228,7 @@ export class Catalog {
           owner.start,
           owner.boot,
           owner.host,
+          t,
           t,
           t,
         );
@@ -254,7 +267,7 @@ export class Catalog {
         });
       }
       if (run.status === 'running') {
-        const live = run.owner ? ownerLiveness(run.owner) : 'dead';
+        const live = run.owner ? ownerLiveness(run.owner, run.heartbeatAt) : 'dead';
         if (live !== 'dead') {
           throw new MmrunError(
             'RUN_LOCKED',
@@ -274,9 +287,9 @@ export class Catalog {
       this.#db
         .prepare(
           `UPDATE runs SET status = 'running', owner_pid = ?, owner_start = ?, owner_boot = ?, owner_host = ?,
-             error = NULL, error_iteration = NULL, updated_at = ? WHERE id = ?`,
+             error = NULL, error_iteration = NULL, updated_at = ?, heartbeat_at = ? WHERE id = ?`,
         )
-        .run(owner.pid, owner.start, owner.boot, owner.host, now(), id);
+        .run(owner.pid, owner.start, owner.boot, owner.host, now(), now(), id);
       this.#event(id, 'resumed', { from: run.flushedRows, previousStatus: run.status });
       return this.#get(id)!;
     });
@@ -286,9 +299,14 @@ export class Catalog {
    * Commits a checkpoint: rows [0, flushedRows) are durable (the caller msync'ed them
    * before calling) and `state` is the experiment's state after row flushedRows - 1.
    */
-  checkpoint(id: string, flushedRows: number, state: Buffer | null): void {
+  checkpoint(id: string, flushedRows: number, state: Buffer | null, checksum?: RangeChecksum): void {
     this.#tx(() => {
       const t = now();
+      if (checksum && checksum.endRow > checksum.startRow) {
+        this.#db
+          .prepare('INSERT OR REPLACE INTO checksums (run_id, start_row, end_row, crc32c) VALUES (?, ?, ?, ?)')
+          .run(id, checksum.startRow, checksum.endRow, checksum.crc32c);
+      }
       const seq =
         ((this.#db.prepare('SELECT MAX(seq) FROM checkpoints WHERE run_id = ?').pluck().get(id) as number | null) ??
           0) + 1;
@@ -305,6 +323,24 @@ export class Catalog {
         .run(id, id, KEEP_HISTORY);
       this.#db.prepare('UPDATE runs SET updated_at = ? WHERE id = ?').run(t, id);
     });
+  }
+
+  /** The checksum of the last flushed range (the one resume checks before trusting it). */
+  lastChecksum(id: string): RangeChecksum | undefined {
+    return this.#db
+      .prepare(
+        'SELECT start_row AS startRow, end_row AS endRow, crc32c FROM checksums WHERE run_id = ? ORDER BY start_row DESC LIMIT 1',
+      )
+      .get(id) as RangeChecksum | undefined;
+  }
+
+  /** Every flushed range's checksum, in row order. */
+  checksums(id: string): RangeChecksum[] {
+    return this.#db
+      .prepare(
+        'SELECT start_row AS startRow, end_row AS endRow, crc32c FROM checksums WHERE run_id = ? ORDER BY start_row',
+      )
+      .all(id) as RangeChecksum[];
   }
 
   /** The experiment state saved with the latest checkpoint (null if none). */
@@ -364,11 +400,11 @@ export class Catalog {
   }
 
   #detectCrash(run: RunRecord): RunRecord {
-    if (run.status !== 'running' || (run.owner && ownerLiveness(run.owner) !== 'dead')) return run;
+    if (run.status !== 'running' || (run.owner && ownerLiveness(run.owner, run.heartbeatAt) !== 'dead')) return run;
     try {
       return this.#tx(() => {
         const fresh = this.#get(run.id)!;
-        if (fresh.status === 'running' && (!fresh.owner || ownerLiveness(fresh.owner) === 'dead')) {
+        if (fresh.status === 'running' && (!fresh.owner || ownerLiveness(fresh.owner, fresh.heartbeatAt) === 'dead')) {
           this.#markCrashed(fresh);
         }
         return this.#get(run.id)!;
@@ -401,6 +437,7 @@ function migrate(db: Database.Database): void {
     const version = db.pragma('user_version', { simple: true }) as number;
     for (let v = version; v < SCHEMA_VERSION; v++) {
       db.exec(MIGRATIONS[v]!);
+      crashPoint('migration');
       db.pragma(`user_version = ${v + 1}`);
     }
   }).immediate();

@@ -51,6 +51,18 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX events_by_run ON events (run_id, type, id);
   `,
+  // 1 → 2: a checksum of every flushed range; the owner's heartbeat.
+  `
+  CREATE TABLE checksums (
+    run_id    TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    start_row INTEGER NOT NULL,
+    end_row   INTEGER NOT NULL,
+    crc32c    INTEGER NOT NULL,
+    PRIMARY KEY (run_id, start_row)
+  ) STRICT, WITHOUT ROWID;
+
+  ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+  `,
 ];
 
 /** The schema version this build of mmrun writes. */

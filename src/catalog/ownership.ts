@@ -37,13 +37,19 @@ export function currentOwner(): Owner {
   return { pid: process.pid, start: processStartTime(process.pid) ?? 'unknown', boot: bootId(), host: os.hostname() };
 }
 
+/** An owner on another host whose heartbeat is older than this is taken for dead. */
+export const HEARTBEAT_STALE_MS = 60_000;
+
 /**
  * Whether the owner is still running: `alive`, `dead` (gone, or its pid now belongs to a
- * process that started at another time, or the machine rebooted), or `unknown` when it ran
- * on another host.
+ * process that started at another time, or the machine rebooted, or — on another host —
+ * its heartbeat stopped), or `unknown` when it runs on another host and still beats.
  */
-export function ownerLiveness(owner: Owner): 'alive' | 'dead' | 'unknown' {
-  if (owner.host !== os.hostname()) return 'unknown';
+export function ownerLiveness(owner: Owner, heartbeatAt?: string): 'alive' | 'dead' | 'unknown' {
+  if (owner.host !== os.hostname()) {
+    const age = heartbeatAt ? Date.now() - Date.parse(heartbeatAt) : Number.POSITIVE_INFINITY;
+    return age > HEARTBEAT_STALE_MS ? 'dead' : 'unknown';
+  }
   if (owner.boot !== bootId()) return 'dead';
   try {
     process.kill(owner.pid, 0);

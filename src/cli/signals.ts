@@ -1,4 +1,6 @@
 import { constants } from 'node:os';
+import { MmrunError, show } from '../errors.ts';
+import { FlushRequest } from '../runner/run.ts';
 
 /** The signals that stop a run gracefully: finish the iteration, flush, record `interrupted`. */
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -23,4 +25,22 @@ export function abortOnSignals(): AbortSignal {
 export function exitCodeFor(signal: string): number {
   const n = constants.signals[signal as keyof typeof constants.signals];
   return n === undefined ? 1 : 128 + n;
+}
+
+/**
+ * Makes `signal` (e.g. SIGUSR1, a cluster's preemption warning) request a flush without
+ * stopping. Returns the request object to hand to the runner, or undefined if none is set.
+ * @throws MmrunError BAD_OPTION for a name that is not a catchable signal.
+ */
+export function flushOnSignal(signal: string | undefined): FlushRequest | undefined {
+  if (signal === undefined) return undefined;
+  const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+  if (!(name in constants.signals) || ['SIGKILL', 'SIGSTOP', ...STOP_SIGNALS].includes(name)) {
+    throw new MmrunError('BAD_OPTION', `--checkpoint-signal ${show(signal)} is not a signal mmrun can catch for this`, {
+      remedy: 'use e.g. SIGUSR1 or SIGUSR2 (SIGINT, SIGTERM and SIGHUP already stop the run gracefully)',
+    });
+  }
+  const request = new FlushRequest();
+  process.on(name, () => request.request());
+  return request;
 }

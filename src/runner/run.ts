@@ -3,12 +3,15 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Catalog, type RunRecord } from '../catalog/catalog.ts';
+import { startHeartbeat } from '../catalog/heartbeat.ts';
 import { currentOwner } from '../catalog/ownership.ts';
 import { MmrunError, StepError, show } from '../errors.ts';
 import type { Context } from '../experiment/define.ts';
 import { type LoadedExperiment, loadExperiment, resolveExperiment } from '../experiment/load.ts';
 import { applyParams, parseCount } from '../experiment/params.ts';
 import { CounterRng, randomSeed } from '../experiment/rng.ts';
+import { crashPoint, delayPoint } from '../faults.ts';
+import { checksumRows, crc32cOf } from '../storage/checksum.ts';
 import { columnsOf, descrOf, layoutOf } from '../storage/dtype.ts';
 import { compileRowWriter, type RowWriter } from '../storage/row-writer.ts';
 import type { Segment } from '../storage/segment.ts';
@@ -17,6 +20,26 @@ import { defaultSegmentRows, SegmentedArray } from '../storage/segmented-array.t
 import { type FlushPolicy, normalizeFlushPolicy, Pacer } from './flush-policy.ts';
 import { openRunLog } from './log.ts';
 import { decodeState, encodeState } from './state.ts';
+
+/**
+ * Lets a caller ask a running loop to flush now and keep going — e.g. on a cluster's
+ * preemption warning (`--checkpoint-signal SIGUSR1`).
+ */
+export class FlushRequest {
+  #pending = false;
+
+  /** Asks for a flush at the loop's next checkpoint (within a few milliseconds). */
+  request(): void {
+    this.#pending = true;
+  }
+
+  /** Whether a flush was requested since the last call (consumes the request). */
+  take(): boolean {
+    const pending = this.#pending;
+    this.#pending = false;
+    return pending;
+  }
+}
 
 /** Options of {@link startRun}. */
 export interface RunOptions {
@@ -53,6 +76,8 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Called once the run is registered and about to compute its first row. */
   readonly onStart?: (info: StartInfo) => void;
+  /** Flush on request without stopping. */
+  readonly flushRequest?: FlushRequest;
   /** Resolves relative experiment paths. @default process.cwd() */
   readonly cwd?: string;
 }
@@ -66,6 +91,7 @@ export interface ResumeOptions {
   readonly allowChanged?: boolean;
   readonly signal?: AbortSignal;
   readonly onStart?: (info: StartInfo) => void;
+  readonly flushRequest?: FlushRequest;
 }
 
 /** What {@link RunOptions.onStart} is told. */
@@ -211,6 +237,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
       policy,
       startRow: 0,
       stop: options.signal,
+      flushRequest: options.flushRequest,
     });
   } finally {
     catalog.close();
@@ -269,9 +296,24 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       if (fs.existsSync(array.path(k))) array.openForRead(k);
     }
 
+    const last = catalog.lastChecksum(id);
+    if (last) {
+      const crc = checksumRows(array, last.startRow, last.endRow);
+      if (crc !== last.crc32c) {
+        throw new MmrunError(
+          'CHECKSUM_MISMATCH',
+          `rows ${last.startRow}..${last.endRow} of run '${id}' have CRC32C ${crc.toString(16)} but the catalog recorded ${last.crc32c.toString(16)} when they were flushed`,
+          {
+            remedy: `the segment was changed on disk; \`mmrun verify ${id}\` shows the first bad range; restore it from a backup or start a new run`,
+          },
+        );
+      }
+    }
+
     const run = catalog.claim(id, currentOwner());
     if (changed) catalog.acceptSourceChange(id, before.sourceHash, loaded.sourceHash);
     fs.mkdirSync(runDir, { recursive: true });
+    removeStaleTemporaries(runDir);
     const log = openRunLog(runDir, { run: id });
     log.info({ event: 'resumed', from: run.flushedRows, previousStatus: before.status }, 'run resumed');
     const rng = new CounterRng(run.seed);
@@ -301,9 +343,17 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       policy,
       startRow: run.flushedRows,
       stop: options.signal,
+      flushRequest: options.flushRequest,
     });
   } finally {
     catalog.close();
+  }
+}
+
+/** Segment files a killed process was creating; only the run's owner may call this. */
+function removeStaleTemporaries(runDir: string): void {
+  for (const name of fs.readdirSync(runDir)) {
+    if (/^\.\d+\.npy\.\d+\.tmp$/.test(name)) fs.rmSync(path.join(runDir, name), { force: true });
   }
 }
 
@@ -368,6 +418,20 @@ interface Session {
   readonly policy: FlushPolicy;
   readonly startRow: number;
   readonly stop: AbortSignal | undefined;
+  readonly flushRequest: FlushRequest | undefined;
+}
+
+/** Any error that stops the loop, as an MmrunError (a full disk is DISK_FULL wherever it hit). */
+function asRunError(caught: unknown, id: string): MmrunError {
+  if (caught instanceof MmrunError) return caught;
+  const code = (caught as { code?: string })?.code;
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') {
+    return new MmrunError('DISK_FULL', `run '${id}' stopped: the disk is full (${(caught as Error).message})`, {
+      cause: caught,
+      remedy: 'free disk space (every flushed row is kept), then `mmrun resume <run>`',
+    });
+  }
+  return new MmrunError('IO_ERROR', `run '${id}' stopped: ${(caught as Error)?.message ?? caught}`, { cause: caught });
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -406,9 +470,19 @@ async function drive(s: Session): Promise<RunResult> {
     segFirst = array.firstRow(k);
     segEnd = segFirst + segment.rows;
   };
-  const flush = () => {
-    if (segment && i > flushedRows) segment.sync(flushedRows - segFirst, i - segFirst, itemsize);
-    catalog.checkpoint(id, i, encodeState(ctx.state, i));
+  const flush = (stopping = false) => {
+    const state = encodeState(ctx.state, i);
+    let checksum: { startRow: number; endRow: number; crc32c: number } | undefined;
+    if (segment && i > flushedRows) {
+      crashPoint('before-msync');
+      segment.sync(flushedRows - segFirst, i - segFirst, itemsize);
+      crashPoint('after-msync');
+      if (stopping) crashPoint('graceful-stop');
+      const bytes = segment.data.subarray((flushedRows - segFirst) * itemsize, (i - segFirst) * itemsize);
+      checksum = { startRow: flushedRows, endRow: i, crc32c: crc32cOf(bytes) };
+    }
+    catalog.checkpoint(id, i, state, checksum);
+    crashPoint('after-commit');
     flushedRows = i;
     flushes++;
     pacer.flushed(i, performance.now());
@@ -430,6 +504,7 @@ async function drive(s: Session): Promise<RunResult> {
     };
   };
 
+  const heartbeat = startHeartbeat(catalog.file, id);
   try {
     if (i < end) openSegmentAt(i);
     pacer.schedule(i, Math.min(segEnd, end));
@@ -449,7 +524,7 @@ async function drive(s: Session): Promise<RunResult> {
       if (i < pacer.next) continue;
 
       const now = performance.now();
-      const due = pacer.check(i, now);
+      const due = pacer.check(i, now) || s.flushRequest?.take() === true;
       if (due || i === segEnd || i === end) flush();
       if (i === segEnd && i < end) openSegmentAt(i);
       if (now - lastYield >= YIELD_MS) {
@@ -457,7 +532,8 @@ async function drive(s: Session): Promise<RunResult> {
         lastYield = performance.now();
       }
       if (s.stop?.aborted) {
-        flush();
+        await delayPoint('graceful-stop');
+        flush(true);
         const reason = String(s.stop.reason ?? 'abort');
         catalog.finish(id, 'interrupted', { type: 'signal', data: { signal: reason, flushedRows } });
         log.info({ event: 'interrupted', signal: reason, flushedRows }, 'run interrupted');
@@ -470,10 +546,7 @@ async function drive(s: Session): Promise<RunResult> {
     log.info({ event: 'completed', rows: end }, 'run completed');
     return result('completed');
   } catch (caught) {
-    const error =
-      caught instanceof MmrunError
-        ? caught
-        : new MmrunError('IO_ERROR', `run '${id}' stopped: ${(caught as Error)?.message ?? caught}`, { cause: caught });
+    const error = asRunError(caught, id);
     if ((error instanceof StepError || error.code === 'BAD_ROW') && ctx.state === undefined) {
       // Rows before the failing iteration are good: keep them. With state, the failed step
       // may have changed ctx.state half-way, so the last checkpoint (rows and state that
@@ -485,13 +558,22 @@ async function drive(s: Session): Promise<RunResult> {
       }
     }
     // An msync or disk error is never retried: the flushed index stays where it was.
-    catalog.finish(
-      id,
-      'failed',
-      { type: 'failed', data: { iteration: i, code: error.code, message: error.message } },
-      { message: `${error.code}: ${error.message}`, iteration: i },
-    );
+    const record = () =>
+      catalog.finish(
+        id,
+        'failed',
+        { type: 'failed', data: { iteration: i, code: error.code, message: error.message } },
+        { message: `${error.code}: ${error.message}`, iteration: i },
+      );
+    try {
+      record();
+    } catch (recordError) {
+      // A full disk may refuse even this; the run then shows as crashed, which is also true.
+      log.error({ event: 'record-failed', err: recordError }, 'could not record the failure');
+    }
     log.error({ event: 'failed', iteration: i, code: error.code, err: error }, 'run failed');
     return result('failed', { error });
+  } finally {
+    await heartbeat.stop();
   }
 }

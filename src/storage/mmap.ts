@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { MmrunError } from '../errors.ts';
+import { failPoint } from '../faults.ts';
 
 /** The subset of `@riaskov/mmap-io` mmrun uses. */
 interface MmapBinding {
@@ -63,6 +64,7 @@ export function syncRange(buffer: Buffer, start: number, end: number, path: stri
   const to = Math.min(buffer.length, Math.ceil(end / PAGE_SIZE) * PAGE_SIZE);
   if (to <= from) return;
   try {
+    if (failPoint('msync-error')) throw new Error('msync() failed, 5 (EIO, injected by MMRUN_FAULT)');
     binding.sync(buffer, from, to - from, true, false);
   } catch (cause) {
     throw new MmrunError('IO_ERROR', `${path}: msync of bytes ${from}..${to} failed (${(cause as Error).message})`, {

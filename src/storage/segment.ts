@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MmrunError } from '../errors.ts';
+import { crashPoint } from '../faults.ts';
 import { descrOf, type RowLayout } from './dtype.ts';
 import { type Mode, mapFile, syncRange } from './mmap.ts';
 import { encodeHeader, formatDescr, layoutFromDescr, readHeader } from './npy.ts';
@@ -72,6 +73,7 @@ export class Segment {
       fs.writeSync(fd, header, 0, header.length, 0);
       allocate(fd, tmp, size);
       fs.fsyncSync(fd);
+      crashPoint('segment-create');
       fs.closeSync(fd);
       fd = -1;
       try {

@@ -77,6 +77,8 @@ describe('end to end', () => {
           const r = await cli.exited;
           expect(r.signal).toBe('SIGKILL');
           kills++;
+          // The kill may land after the run completed, while the process was exiting.
+          if (peekRun(dir, 'k')?.status === 'completed') break;
           if (!sawCrashed) {
             // A killed run is detected as crashed by list and show.
             const list = json<{ id: string; status: string }[]>(await mmrun(['list', '--json'], dir));

@@ -2,12 +2,13 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { resumeRun } from '../../runner/run.ts';
 import { deferred } from '../deferred.ts';
 import { announce, reportRun } from '../report.ts';
-import { abortOnSignals } from '../signals.ts';
+import { abortOnSignals, flushOnSignal } from '../signals.ts';
 
 interface ResumeArgs {
   'run-id': string;
   'allow-changed'?: boolean;
   'runs-dir'?: string;
+  'checkpoint-signal'?: string;
 }
 
 export const resumeCommand: CommandModule<object, ResumeArgs> = {
@@ -20,15 +21,21 @@ export const resumeCommand: CommandModule<object, ResumeArgs> = {
         type: 'boolean',
         describe: "resume although the experiment's source changed since the run began (recorded as an event)",
       })
+      .option('checkpoint-signal', {
+        type: 'string',
+        describe: 'a signal (e.g. SIGUSR1) on which to flush and keep running, for preemption warnings',
+      })
       .example('$0 resume walk-20261126-101500-1a2b', 'continue after a crash, a kill or Ctrl-C'),
   handler: deferred(async (argv: ArgumentsCamelCase<ResumeArgs>) => {
     const signal = abortOnSignals();
+    const flushRequest = flushOnSignal(argv['checkpoint-signal']);
     const result = await resumeRun({
       runId: argv['run-id'],
       runsDir: argv['runs-dir'],
       allowChanged: argv['allow-changed'],
       signal,
       onStart: announce,
+      flushRequest,
     });
     process.exitCode = reportRun(result, argv['runs-dir']);
   }),

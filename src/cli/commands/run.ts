@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { startRun } from '../../runner/run.ts';
 import { deferred } from '../deferred.ts';
 import { announce, reportRun } from '../report.ts';
-import { abortOnSignals } from '../signals.ts';
+import { abortOnSignals, flushOnSignal } from '../signals.ts';
 
 interface RunArgs {
   experiment: string;
@@ -14,6 +14,7 @@ interface RunArgs {
   'flush-interval'?: number;
   'segment-rows'?: string;
   'runs-dir'?: string;
+  'checkpoint-signal'?: string;
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -42,10 +43,15 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('flush-every', { type: 'string', describe: 'flush every N iterations [default: 1000000]' })
       .option('flush-interval', { type: 'number', describe: 'flush every T seconds [default: 10]' })
       .option('segment-rows', { type: 'string', describe: 'rows per segment file [default: what fits in 1 GiB]' })
+      .option('checkpoint-signal', {
+        type: 'string',
+        describe: 'a signal (e.g. SIGUSR1) on which to flush and keep running, for preemption warnings',
+      })
       .example('$0 run experiments/walk.ts --iterations 1e6 --seed 42', 'a random walk of a million steps')
       .example('$0 run pi --param batch=64 --id pi-1', 'an example by name, with a param and an id'),
   handler: deferred(async (argv: ArgumentsCamelCase<RunArgs>) => {
     const signal = abortOnSignals();
+    const flushRequest = flushOnSignal(argv['checkpoint-signal']);
     const result = await startRun({
       experiment: argv.experiment,
       runsDir: argv['runs-dir'],
@@ -58,6 +64,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       segmentRows: argv['segment-rows'],
       signal,
       onStart: announce,
+      flushRequest,
     });
     process.exitCode = reportRun(result, argv['runs-dir']);
   }),
