@@ -343,6 +343,13 @@ export class Catalog {
       .all(id) as RangeChecksum[];
   }
 
+  /** The retained checkpoints (the latest few), oldest first, with their states. */
+  checkpoints(id: string): { flushedRows: number; state: Buffer | null }[] {
+    return this.#db
+      .prepare('SELECT flushed_index AS flushedRows, state FROM checkpoints WHERE run_id = ? ORDER BY seq')
+      .all(id) as { flushedRows: number; state: Buffer | null }[];
+  }
+
   /** The experiment state saved with the latest checkpoint (null if none). */
   latestState(id: string): Buffer | null {
     const row = this.#db

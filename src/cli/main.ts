@@ -5,6 +5,7 @@ import { listCommand } from './commands/list.ts';
 import { resumeCommand } from './commands/resume.ts';
 import { runCommand } from './commands/run.ts';
 import { showCommand } from './commands/show.ts';
+import { verifyCommand } from './commands/verify.ts';
 import { takeDeferred } from './deferred.ts';
 import { EXIT, reportError } from './output.ts';
 
@@ -26,6 +27,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(resumeCommand)
     .command(listCommand)
     .command(showCommand)
+    .command(verifyCommand)
     .demandCommand(1, 'name a command: run, resume, list or show')
     .strict()
     .recommendCommands()

@@ -375,7 +375,8 @@ function preflight(run: RunRecord): void {
   }
 }
 
-function makeContext(
+/** A fresh experiment context (state undefined). */
+export function makeContext(
   params: Record<string, number | string | boolean>,
   seed: number,
   runId: string,

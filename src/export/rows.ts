@@ -1,0 +1,91 @@
+import * as path from 'node:path';
+import type { RunRecord } from '../catalog/catalog.ts';
+import { getRun } from '../catalog/query.ts';
+import { layoutOf, type RowLayout } from '../storage/dtype.ts';
+import { SegmentedArray } from '../storage/segmented-array.ts';
+import { SequentialPages } from './pages.ts';
+
+/** Consecutive rows of one segment, as raw bytes in the run's row layout. */
+export interface RowChunk {
+  /** Index of the first row in the run. */
+  readonly firstRow: number;
+  readonly rows: number;
+  /**
+   * `rows × itemsize` bytes, a view into a read-only mapping. Valid until the next chunk is
+   * requested; copy what must outlive that.
+   */
+  readonly data: Buffer;
+}
+
+/** Default bytes of rows per chunk: large enough to amortise per-chunk work, small beside RSS. */
+export const DEFAULT_CHUNK_BYTES = 4 << 20;
+
+/**
+ * A run's flushed rows, read-only. Only rows [0, flushedRows) are ever read: the catalog
+ * commits a flushed index only after those rows are on disk, and rows past it may hold
+ * anything. The flushed index is taken once, when the reader is opened.
+ */
+export class RunRows {
+  readonly run: RunRecord;
+  readonly layout: RowLayout;
+  /** Rows that may be read: the run's flushed index when opened. */
+  readonly flushedRows: number;
+  readonly #array: SegmentedArray;
+
+  private constructor(run: RunRecord, runsDir: string) {
+    this.run = run;
+    this.layout = layoutOf(run.columns, `run '${run.id}'`);
+    this.flushedRows = run.flushedRows;
+    this.#array = new SegmentedArray(
+      path.join(runsDir, run.id),
+      this.layout,
+      { totalRows: run.iterations, segmentRows: run.segmentRows },
+      `run '${run.id}'`,
+    );
+  }
+
+  /**
+   * Opens a run for reading; a `running` run whose owner is gone is recorded as `crashed`.
+   * @throws MmrunError `RUN_NOT_FOUND`, or the catalog's errors.
+   */
+  static open(runsDir: string, runId: string): RunRows {
+    return new RunRows(getRun(runsDir, runId).run, runsDir);
+  }
+
+  /**
+   * Yields rows [start, end) in order, in chunks of at most `chunkBytes` bytes that never
+   * span two segments. Each segment is opened with mode `r`, validated (magic, dtype,
+   * shape, size) before it is mapped, read front to back (MADV_SEQUENTIAL), and its pages
+   * are dropped from resident memory once read, so memory stays constant at any run size.
+   * @throws RangeError if the range is not within the flushed rows.
+   */
+  *chunks(start: number, end: number, chunkBytes = DEFAULT_CHUNK_BYTES): Generator<RowChunk, void, undefined> {
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end)) {
+      throw new RangeError(`row range ${start}:${end} is not a range of non-negative integers`);
+    }
+    if (end > this.flushedRows) {
+      throw new RangeError(`row range ${start}:${end} goes past the ${this.flushedRows} flushed rows`);
+    }
+    const { itemsize } = this.layout;
+    const step = Math.max(1, Math.floor(chunkBytes / itemsize));
+    let row = start;
+    while (row < end) {
+      const k = this.#array.segmentOf(row);
+      const first = this.#array.firstRow(k);
+      const stop = Math.min(end, first + this.#array.rowsIn(k));
+      const segment = this.#array.openForRead(k, 'r');
+      const pages = new SequentialPages(segment.data);
+      try {
+        while (row < stop) {
+          const n = Math.min(step, stop - row);
+          const from = (row - first) * itemsize;
+          yield { firstRow: row, rows: n, data: segment.data.subarray(from, from + n * itemsize) };
+          pages.releaseBefore(from + n * itemsize);
+          row += n;
+        }
+      } finally {
+        pages.releaseAll();
+      }
+    }
+  }
+}
