@@ -1,6 +1,8 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { MmrunError } from '../errors.ts';
+import { exportCommand } from './commands/export.ts';
+import { inspectCommand } from './commands/inspect.ts';
 import { listCommand } from './commands/list.ts';
 import { resumeCommand } from './commands/resume.ts';
 import { runCommand } from './commands/run.ts';
@@ -27,8 +29,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(resumeCommand)
     .command(listCommand)
     .command(showCommand)
+    .command(exportCommand)
+    .command(inspectCommand)
     .command(verifyCommand)
-    .demandCommand(1, 'name a command: run, resume, list or show')
+    .demandCommand(1, 'name a command: run, resume, list, show, verify, export or inspect')
     .strict()
     .recommendCommands()
     .completion('completion', 'print a shell completion script')

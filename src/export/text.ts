@@ -2,37 +2,41 @@
 import type { Field, ScalarDtype } from '../storage/dtype.ts';
 
 /**
- * A float64 as the shortest decimal that reads back as the same float64 (JavaScript's
- * `String`, like Python's `repr`), always recognisable as a float: `1.0`, not `1`; `-0.0`
- * keeps the sign of zero. Non-finite values are `NaN`, `Infinity`, `-Infinity`, which
- * pandas, NumPy and Python's `float()` all read.
- * @example formatFloat64(0.1) // '0.1'; formatFloat64(2) // '2.0'; formatFloat64(-0) // '-0.0'
+ * A float64 as the shortest decimal that reads back as the same float64, spelled exactly
+ * as Python's `repr(float)`: `0.1`, `2.0` (never `2`, so readers type the column as float),
+ * `-0.0` (the sign of zero kept), `1e+16`, `1e-05`. Non-finite values are `NaN`, `Infinity`
+ * and `-Infinity`, which pandas, NumPy and Python's `float()` all read.
+ * @example formatFloat64(0.1) // '0.1'; formatFloat64(2) // '2.0'; formatFloat64(1e300) // '1e+300'
  */
 export function formatFloat64(x: number): string {
-  if (Number.isInteger(x)) {
-    if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-    const s = String(x);
-    return s.includes('e') ? s : `${s}.0`;
-  }
-  return String(x);
+  const abs = Math.abs(x);
+  // JavaScript's String() already matches repr() here: fixed notation, shortest digits.
+  if (abs >= 1e-4 && abs < 1e16) return Number.isInteger(x) ? `${x}.0` : String(x);
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  if (!Number.isFinite(x)) return String(x);
+  // Scientific notation as repr() writes it: the exponent signed and at least two digits.
+  const [mantissa, exponent] = x.toExponential().split('e') as [string, string];
+  const e = Number(exponent);
+  return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
 }
 
 /**
  * A float32 (given as the number it widens to) as the decimal with the fewest significant
  * digits (at most 9) that reads back as the same float32 when parsed as a float64 and
  * rounded to float32 (`Math.fround(Number(s))`, `np.float32(float(s))`, or pandas'
- * `astype('float32')`). `0.1f` prints `0.1`, not its float64 value `0.10000000149011612`.
- * Parsed as a float64 without the rounding it is the nearest float64 to that decimal.
+ * `astype('float32')`), spelled like {@link formatFloat64}: `0.1f` prints `0.1`, not its
+ * float64 value `0.10000000149011612`; the digits are as few as NumPy's repr of the float32.
+ * Parsed as a float64 without the rounding, it is the float64 nearest that short decimal.
  * @example formatFloat32(Math.fround(0.1)) // '0.1'; formatFloat32(Math.fround(1 / 3)) // '0.33333334'
  */
 export function formatFloat32(x: number): string {
   if (x === 0 || !Number.isFinite(x)) return formatFloat64(x);
-  for (let p = 1; p <= 9; p++) {
+  for (let p = 1; p < 9; p++) {
     const shortest = Number(x.toPrecision(p));
     if (Math.fround(shortest) === x) return formatFloat64(shortest);
   }
-  // Unreachable: 9 significant digits identify every float32.
-  return formatFloat64(x);
+  // Nine significant digits identify every float32.
+  return formatFloat64(Number(x.toPrecision(9)));
 }
 
 /** Reads one element at byte `at` of a chunk and renders it as text. */

@@ -181,7 +181,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
   try {
     // Never reuse a directory: a stray one (not in the catalog) may hold someone's results.
     if (fs.existsSync(runDir)) {
-      throw new MmrunError('RUN_EXISTS', `run directory ${runDir} already exists; mmrun never overwrites a run`, {
+      throw new MmrunError('RUN_EXISTS', `run '${id}' already exists (${runDir}); mmrun never overwrites a run`, {
         remedy: 'choose another --id, or continue that run with `mmrun resume`',
       });
     }
