@@ -141,6 +141,8 @@ const SELECT_RUN = `
 export class Catalog {
   readonly file: string;
   readonly #db: Database.Database;
+  // Prepared once per SQL text: a flush runs the same few statements every time.
+  readonly #statements = new Map<string, Database.Statement>();
 
   private constructor(file: string, db: Database.Database) {
     this.file = file;
@@ -203,35 +205,33 @@ export class Catalog {
         });
       }
       const t = now();
-      this.#db
-        .prepare(
-          `INSERT INTO runs (id, experiment, experiment_path, source_hash, params, seed, iterations, columns, dtype,
+      this.#stmt(
+        `INSERT INTO runs (id, experiment, experiment_path, source_hash, params, seed, iterations, columns, dtype,
              itemsize, segment_rows, flush_every, flush_interval, status, owner_pid, owner_start, owner_boot,
              owner_host, created_at, updated_at, heartbeat_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          spec.id,
-          spec.experiment,
-          spec.experimentPath,
-          spec.sourceHash,
-          JSON.stringify(spec.params),
-          spec.seed,
-          spec.iterations,
-          JSON.stringify(spec.columns),
-          spec.dtype,
-          spec.itemsize,
-          spec.segmentRows,
-          spec.flushEvery,
-          spec.flushInterval,
-          owner.pid,
-          owner.start,
-          owner.boot,
-          owner.host,
-          t,
-          t,
-          t,
-        );
+      ).run(
+        spec.id,
+        spec.experiment,
+        spec.experimentPath,
+        spec.sourceHash,
+        JSON.stringify(spec.params),
+        spec.seed,
+        spec.iterations,
+        JSON.stringify(spec.columns),
+        spec.dtype,
+        spec.itemsize,
+        spec.segmentRows,
+        spec.flushEvery,
+        spec.flushInterval,
+        owner.pid,
+        owner.start,
+        owner.boot,
+        owner.host,
+        t,
+        t,
+        t,
+      );
       this.#event(spec.id, 'started', { iterations: spec.iterations, seed: spec.seed });
       return this.#get(spec.id)!;
     });
@@ -250,7 +250,7 @@ export class Catalog {
 
   /** Every run, newest first, crashes detected. */
   listRuns(): RunRecord[] {
-    const rows = this.#db.prepare(`${SELECT_RUN} ORDER BY created_at DESC, id`).all() as RunRow[];
+    const rows = this.#stmt(`${SELECT_RUN} ORDER BY created_at DESC, id`).all() as RunRow[];
     return rows.map((r) => this.#detectCrash(toRecord(r)));
   }
 
@@ -284,12 +284,10 @@ export class Catalog {
         });
       }
       check?.(run);
-      this.#db
-        .prepare(
-          `UPDATE runs SET status = 'running', owner_pid = ?, owner_start = ?, owner_boot = ?, owner_host = ?,
+      this.#stmt(
+        `UPDATE runs SET status = 'running', owner_pid = ?, owner_start = ?, owner_boot = ?, owner_host = ?,
              error = NULL, error_iteration = NULL, updated_at = ?, heartbeat_at = ? WHERE id = ?`,
-        )
-        .run(owner.pid, owner.start, owner.boot, owner.host, now(), now(), id);
+      ).run(owner.pid, owner.start, owner.boot, owner.host, now(), now(), id);
       this.#event(id, 'resumed', { from: run.flushedRows, previousStatus: run.status });
       return this.#get(id)!;
     });
@@ -303,57 +301,56 @@ export class Catalog {
     this.#tx(() => {
       const t = now();
       if (checksum && checksum.endRow > checksum.startRow) {
-        this.#db
-          .prepare('INSERT OR REPLACE INTO checksums (run_id, start_row, end_row, crc32c) VALUES (?, ?, ?, ?)')
-          .run(id, checksum.startRow, checksum.endRow, checksum.crc32c);
+        this.#stmt('INSERT OR REPLACE INTO checksums (run_id, start_row, end_row, crc32c) VALUES (?, ?, ?, ?)').run(
+          id,
+          checksum.startRow,
+          checksum.endRow,
+          checksum.crc32c,
+        );
       }
       const seq =
-        ((this.#db.prepare('SELECT MAX(seq) FROM checkpoints WHERE run_id = ?').pluck().get(id) as number | null) ??
-          0) + 1;
-      this.#db
-        .prepare('INSERT INTO checkpoints (run_id, seq, flushed_index, state, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(id, seq, flushedRows, state, t);
-      this.#db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND seq <= ?').run(id, seq - KEEP_HISTORY);
+        ((this.#stmt('SELECT MAX(seq) FROM checkpoints WHERE run_id = ?').pluck().get(id) as number | null) ?? 0) + 1;
+      this.#stmt('INSERT INTO checkpoints (run_id, seq, flushed_index, state, created_at) VALUES (?, ?, ?, ?, ?)').run(
+        id,
+        seq,
+        flushedRows,
+        state,
+        t,
+      );
+      this.#stmt('DELETE FROM checkpoints WHERE run_id = ? AND seq <= ?').run(id, seq - KEEP_HISTORY);
       this.#event(id, 'flushed', { rows: flushedRows });
-      this.#db
-        .prepare(
-          `DELETE FROM events WHERE run_id = ? AND type = 'flushed' AND id <= (
+      this.#stmt(
+        `DELETE FROM events WHERE run_id = ? AND type = 'flushed' AND id <= (
              SELECT id FROM events WHERE run_id = ? AND type = 'flushed' ORDER BY id DESC LIMIT 1 OFFSET ?)`,
-        )
-        .run(id, id, KEEP_HISTORY);
-      this.#db.prepare('UPDATE runs SET updated_at = ? WHERE id = ?').run(t, id);
+      ).run(id, id, KEEP_HISTORY);
+      this.#stmt('UPDATE runs SET updated_at = ? WHERE id = ?').run(t, id);
     });
   }
 
   /** The checksum of the last flushed range (the one resume checks before trusting it). */
   lastChecksum(id: string): RangeChecksum | undefined {
-    return this.#db
-      .prepare(
-        'SELECT start_row AS startRow, end_row AS endRow, crc32c FROM checksums WHERE run_id = ? ORDER BY start_row DESC LIMIT 1',
-      )
-      .get(id) as RangeChecksum | undefined;
+    return this.#stmt(
+      'SELECT start_row AS startRow, end_row AS endRow, crc32c FROM checksums WHERE run_id = ? ORDER BY start_row DESC LIMIT 1',
+    ).get(id) as RangeChecksum | undefined;
   }
 
   /** Every flushed range's checksum, in row order. */
   checksums(id: string): RangeChecksum[] {
-    return this.#db
-      .prepare(
-        'SELECT start_row AS startRow, end_row AS endRow, crc32c FROM checksums WHERE run_id = ? ORDER BY start_row',
-      )
-      .all(id) as RangeChecksum[];
+    return this.#stmt(
+      'SELECT start_row AS startRow, end_row AS endRow, crc32c FROM checksums WHERE run_id = ? ORDER BY start_row',
+    ).all(id) as RangeChecksum[];
   }
 
   /** The retained checkpoints (the latest few), oldest first, with their states. */
   checkpoints(id: string): { flushedRows: number; state: Buffer | null }[] {
-    return this.#db
-      .prepare('SELECT flushed_index AS flushedRows, state FROM checkpoints WHERE run_id = ? ORDER BY seq')
-      .all(id) as { flushedRows: number; state: Buffer | null }[];
+    return this.#stmt('SELECT flushed_index AS flushedRows, state FROM checkpoints WHERE run_id = ? ORDER BY seq').all(
+      id,
+    ) as { flushedRows: number; state: Buffer | null }[];
   }
 
   /** The experiment state saved with the latest checkpoint (null if none). */
   latestState(id: string): Buffer | null {
-    const row = this.#db
-      .prepare('SELECT state FROM checkpoints WHERE run_id = ? ORDER BY seq DESC LIMIT 1')
+    const row = this.#stmt('SELECT state FROM checkpoints WHERE run_id = ? ORDER BY seq DESC LIMIT 1')
       .pluck()
       .get(id) as Buffer | null | undefined;
     return row ?? null;
@@ -367,12 +364,10 @@ export class Catalog {
     error?: { message: string; iteration?: number },
   ): void {
     this.#tx(() => {
-      this.#db
-        .prepare(
-          `UPDATE runs SET status = ?, owner_pid = NULL, owner_start = NULL, owner_boot = NULL, owner_host = NULL,
+      this.#stmt(
+        `UPDATE runs SET status = ?, owner_pid = NULL, owner_start = NULL, owner_boot = NULL, owner_host = NULL,
              error = ?, error_iteration = ?, updated_at = ? WHERE id = ?`,
-        )
-        .run(status, error?.message ?? null, error?.iteration ?? null, now(), id);
+      ).run(status, error?.message ?? null, error?.iteration ?? null, now(), id);
       this.#event(id, event.type, event.data);
     });
   }
@@ -380,7 +375,7 @@ export class Catalog {
   /** Accepts a changed experiment source (`--allow-changed`), recording both hashes. */
   acceptSourceChange(id: string, from: string, to: string): void {
     this.#tx(() => {
-      this.#db.prepare('UPDATE runs SET source_hash = ?, updated_at = ? WHERE id = ?').run(to, now(), id);
+      this.#stmt('UPDATE runs SET source_hash = ?, updated_at = ? WHERE id = ?').run(to, now(), id);
       this.#event(id, 'allow-changed', { from, to });
     });
   }
@@ -392,7 +387,7 @@ export class Catalog {
 
   /** A run's events, oldest first. */
   events(id: string): RunEvent[] {
-    const rows = this.#db.prepare('SELECT type, at, pid, data FROM events WHERE run_id = ? ORDER BY id').all(id) as {
+    const rows = this.#stmt('SELECT type, at, pid, data FROM events WHERE run_id = ? ORDER BY id').all(id) as {
       type: EventType;
       at: string;
       pid: number | null;
@@ -402,7 +397,7 @@ export class Catalog {
   }
 
   #get(id: string): RunRecord | undefined {
-    const row = this.#db.prepare(`${SELECT_RUN} WHERE id = ?`).get(id) as RunRow | undefined;
+    const row = this.#stmt(`${SELECT_RUN} WHERE id = ?`).get(id) as RunRow | undefined;
     return row && toRecord(row);
   }
 
@@ -423,14 +418,27 @@ export class Catalog {
   }
 
   #markCrashed(run: RunRecord): void {
-    this.#db.prepare(`UPDATE runs SET status = 'crashed', updated_at = ? WHERE id = ?`).run(now(), run.id);
+    this.#stmt(`UPDATE runs SET status = 'crashed', updated_at = ? WHERE id = ?`).run(now(), run.id);
     this.#event(run.id, 'crashed', { pid: run.owner?.pid, host: run.owner?.host, flushedRows: run.flushedRows });
   }
 
   #event(id: string, type: EventType, data?: unknown): void {
-    this.#db
-      .prepare('INSERT INTO events (run_id, type, at, pid, data) VALUES (?, ?, ?, ?, ?)')
-      .run(id, type, now(), process.pid, data === undefined ? null : JSON.stringify(data));
+    this.#stmt('INSERT INTO events (run_id, type, at, pid, data) VALUES (?, ?, ?, ?, ?)').run(
+      id,
+      type,
+      now(),
+      process.pid,
+      data === undefined ? null : JSON.stringify(data),
+    );
+  }
+
+  #stmt(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 
   #tx<T>(fn: () => T): T {

@@ -7,7 +7,13 @@ import Database from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { CATALOG_FILE, Catalog, type RunSpec } from '../../src/catalog/catalog.ts';
 import { SCHEMA_VERSION } from '../../src/catalog/migrations.ts';
-import { currentOwner, type Owner, ownerLiveness, processStartTime } from '../../src/catalog/ownership.ts';
+import {
+  currentOwner,
+  HEARTBEAT_STALE_MS,
+  type Owner,
+  ownerLiveness,
+  processStartTime,
+} from '../../src/catalog/ownership.ts';
 import { getRun, listRuns } from '../../src/catalog/query.ts';
 import { MmrunError } from '../../src/errors.ts';
 import { fileHash, tmpDir } from '../helpers/tmp.ts';
@@ -401,8 +407,11 @@ describe('ownerLiveness', () => {
     expect(ownerLiveness({ ...currentOwner(), boot: 'another-boot' })).toBe('dead');
   });
 
-  it('an owner on another host is unknown', () => {
-    expect(ownerLiveness({ ...currentOwner(), host: 'elsewhere.example' })).toBe('unknown');
+  it('an owner on another host is unknown while it beats, dead once its heartbeat is stale', () => {
+    const remote = { ...currentOwner(), host: 'elsewhere.example' };
+    expect(ownerLiveness(remote, new Date().toISOString())).toBe('unknown');
+    expect(ownerLiveness(remote, new Date(Date.now() - HEARTBEAT_STALE_MS - 1000).toISOString())).toBe('dead');
+    expect(ownerLiveness(remote)).toBe('dead');
   });
 
   it('a live process of another user (pid 1) is judged by its start time', () => {
