@@ -24,6 +24,7 @@ export interface RunView {
   runDir: string;
   segments: string[];
   owner: RunRecord['owner'] | null;
+  heartbeatAt: string | null;
   error: string | null;
   errorIteration: number | null;
   events?: RunEvent[];
@@ -61,6 +62,7 @@ export function runView(run: RunRecord, runsDir: string, events?: RunEvent[]): R
     runDir,
     segments,
     owner: run.owner ?? null,
+    heartbeatAt: run.heartbeatAt ?? null,
     error: run.error ?? null,
     errorIteration: run.errorIteration ?? null,
     ...(events ? { events } : {}),

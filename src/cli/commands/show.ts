@@ -30,7 +30,7 @@ export const showCommand: CommandModule<object, ShowArgs> = {
     const lines = [
       `id:          ${view.id}`,
       `experiment:  ${view.experiment} (${view.experimentPath}, sha256 ${view.sourceHash.slice(0, 12)})`,
-      `status:      ${view.status}${view.owner ? ` (pid ${view.owner.pid} on ${view.owner.host})` : ''}`,
+      `status:      ${view.status}${view.owner ? ` (pid ${view.owner.pid} on ${view.owner.host}, heartbeat ${view.heartbeatAt ?? 'none'})` : ''}`,
       `rows:        ${view.flushedRows} of ${view.iterations} flushed`,
       `seed:        ${view.seed}`,
       `params:      ${JSON.stringify(view.params)}`,
