@@ -43,7 +43,10 @@ export type ErrorCode =
   | 'OUTPUT_EXISTS'
   | 'EXPORT_INTERRUPTED'
   | 'NPY_INVALID'
-  | 'CHECKSUM_MISMATCH';
+  | 'CHECKSUM_MISMATCH'
+  | 'BAD_COLUMN_INDEX'
+  | 'NOTHING_TO_PLOT'
+  | 'FONT_NOT_FOUND';
 
 export interface MmrunErrorOptions {
   /** What the user should do next. Printed after the message. */

@@ -12,7 +12,8 @@ export type FaultPoint =
   | 'segment-create'
   | 'migration'
   | 'graceful-stop'
-  | 'msync-error';
+  | 'msync-error'
+  | 'extend';
 
 const spec = process.env.MMRUN_FAULT;
 const [point, option] = spec ? spec.split(':') : [undefined, undefined];

@@ -16,7 +16,8 @@ export type EventType =
   | 'crashed'
   | 'completed'
   | 'failed'
-  | 'allow-changed';
+  | 'allow-changed'
+  | 'extended';
 
 /** What a run is: fixed when it is created. */
 export interface RunSpec {
@@ -258,7 +259,7 @@ export class Catalog {
    * Takes ownership of a run to resume it. Refused for a completed run and for a run whose
    * owner is alive; a dead owner's run is marked `crashed` and taken over.
    */
-  claim(id: string, owner: Owner, check?: (run: RunRecord) => void): RunRecord {
+  claim(id: string, owner: Owner, options: { extendTo?: number } = {}): RunRecord {
     return this.#tx(() => {
       let run = this.#get(id);
       if (!run) {
@@ -278,12 +279,16 @@ export class Catalog {
         this.#markCrashed(run);
         run = this.#get(id)!;
       }
-      if (run.status === 'completed') {
+      if (options.extendTo !== undefined && options.extendTo > run.iterations) {
+        // More iterations for the same run: the experiment, seed and rows so far stay.
+        this.#stmt('UPDATE runs SET iterations = ? WHERE id = ?').run(options.extendTo, id);
+        this.#event(id, 'extended', { from: run.iterations, to: options.extendTo });
+        run = this.#get(id)!;
+      } else if (run.status === 'completed') {
         throw new MmrunError('RUN_COMPLETED', `run '${id}' is already completed (${run.flushedRows} rows)`, {
           remedy: 'its results are final; start a new run to compute more',
         });
       }
-      check?.(run);
       this.#stmt(
         `UPDATE runs SET status = 'running', owner_pid = ?, owner_start = ?, owner_boot = ?, owner_host = ?,
              error = NULL, error_iteration = NULL, updated_at = ?, heartbeat_at = ? WHERE id = ?`,
@@ -332,6 +337,14 @@ export class Catalog {
     return this.#stmt(
       'SELECT start_row AS startRow, end_row AS endRow, crc32c FROM checksums WHERE run_id = ? ORDER BY start_row DESC LIMIT 1',
     ).get(id) as RangeChecksum | undefined;
+  }
+
+  /** The iteration count before the latest extension (`resume --iterations`), if any. */
+  extendedFrom(id: string): number | undefined {
+    const data = this.#stmt("SELECT data FROM events WHERE run_id = ? AND type = 'extended' ORDER BY id DESC LIMIT 1")
+      .pluck()
+      .get(id) as string | undefined;
+    return data === undefined ? undefined : (JSON.parse(data) as { from: number }).from;
   }
 
   /** Every flushed range's checksum, in row order. */

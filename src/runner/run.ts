@@ -13,9 +13,9 @@ import { CounterRng, randomSeed } from '../experiment/rng.ts';
 import { crashPoint, delayPoint } from '../faults.ts';
 import { checksumRows, crc32cOf } from '../storage/checksum.ts';
 import { columnsOf, descrOf, layoutOf } from '../storage/dtype.ts';
+import { readHeader } from '../storage/npy.ts';
 import { compileRowWriter, type RowWriter } from '../storage/row-writer.ts';
-import type { Segment } from '../storage/segment.ts';
-import { describeLayoutMismatch, fsyncDir } from '../storage/segment.ts';
+import { describeLayoutMismatch, fsyncDir, type Segment } from '../storage/segment.ts';
 import { defaultSegmentRows, SegmentedArray } from '../storage/segmented-array.ts';
 import { type FlushPolicy, normalizeFlushPolicy, Pacer } from './flush-policy.ts';
 import { openRunLog } from './log.ts';
@@ -89,6 +89,11 @@ export interface ResumeOptions {
   readonly runsDir?: string;
   /** Resume even though the experiment's source changed since the run began (recorded). */
   readonly allowChanged?: boolean;
+  /**
+   * Extend the run to this many iterations (more than it has; a completed run continues).
+   * The result is byte-identical to a run that asked for them from the start.
+   */
+  readonly iterations?: number | string;
   readonly signal?: AbortSignal;
   readonly onStart?: (info: StartInfo) => void;
   readonly flushRequest?: FlushRequest;
@@ -260,7 +265,16 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
   const catalog = Catalog.open(runsDir);
   try {
     const before = catalog.getRun(id);
-    preflight(before);
+    const extendTo = options.iterations === undefined ? undefined : parseCount(options.iterations);
+    if (extendTo !== undefined && extendTo < before.iterations) {
+      throw new MmrunError(
+        'BAD_ITERATIONS',
+        `run '${id}' has ${before.iterations} iterations; --iterations ${extendTo} would shrink it`,
+        { remedy: `pass more than ${before.iterations} to extend it, or leave --iterations out to continue it` },
+      );
+    }
+    const extending = extendTo !== undefined && extendTo > before.iterations;
+    preflight(before, extending);
     const loaded = await loadExperiment(before.experimentPath);
     const changed = loaded.sourceHash !== before.sourceHash;
     if (changed && !options.allowChanged) {
@@ -283,12 +297,11 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       });
     }
     const runDir = path.join(runsDir, id);
-    const array = new SegmentedArray(
-      runDir,
-      runLayout,
-      { totalRows: before.iterations, segmentRows: before.segmentRows },
-      `run '${id}'`,
-    );
+    const totalRows = extending ? extendTo : before.iterations;
+    const array = new SegmentedArray(runDir, runLayout, { totalRows, segmentRows: before.segmentRows }, `run '${id}'`);
+    // After an extension, the segment that held the old last row must grow; it may still
+    // have its old size if this is the extension itself or a crash came before the growth.
+    const growing = pendingGrowth(array, extending ? before.iterations : catalog.extendedFrom(id));
     array.validateUpTo(before.flushedRows);
     if (before.flushedRows < before.iterations) {
       // The segment the loop continues in may exist already; it must be valid too.
@@ -310,7 +323,11 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       }
     }
 
-    const run = catalog.claim(id, currentOwner());
+    const run = catalog.claim(id, currentOwner(), { extendTo });
+    if (growing !== undefined) {
+      crashPoint('extend');
+      array.grow(growing);
+    }
     if (changed) catalog.acceptSourceChange(id, before.sourceHash, loaded.sourceHash);
     fs.mkdirSync(runDir, { recursive: true });
     removeStaleTemporaries(runDir);
@@ -357,9 +374,24 @@ function removeStaleTemporaries(runDir: string): void {
   }
 }
 
+/**
+ * Finds the segment an extension from `fromRows` iterations leaves to grow — it still has
+ * the row count it had under the old iteration count — and tells the array to expect that
+ * size on disk until it is grown.
+ */
+function pendingGrowth(array: SegmentedArray, fromRows: number | undefined): number | undefined {
+  if (fromRows === undefined || fromRows <= 0) return undefined;
+  const k = array.segmentOf(fromRows - 1);
+  const oldRows = Math.min(array.geometry.segmentRows, fromRows - array.firstRow(k));
+  if (oldRows === array.rowsIn(k) || !fs.existsSync(array.path(k))) return undefined;
+  if (readHeader(array.path(k)).shape[0] !== oldRows) return undefined;
+  array.expectSizeOnDisk(k, oldRows);
+  return k;
+}
+
 /** Refusals that need no lock: the claim re-checks them atomically. */
-function preflight(run: RunRecord): void {
-  if (run.status === 'completed') {
+function preflight(run: RunRecord, extending: boolean): void {
+  if (run.status === 'completed' && !extending) {
     throw new MmrunError('RUN_COMPLETED', `run '${run.id}' is already completed (${run.flushedRows} rows)`, {
       remedy: 'its results are final; start a new run to compute more',
     });

@@ -98,6 +98,41 @@ export class Segment {
   }
 
   /**
+   * Grows a segment to hold `rows` rows (a run extended with more iterations): a new file
+   * with the new header, the old rows copied and the rest allocated is fsynced and renamed
+   * over the old one, so a crash leaves either the old or the new file, never a mix.
+   */
+  static grow(file: string, old: SegmentExpectation, rows: number): void {
+    const { dataOffset } = validateSegment(file, old);
+    const header = encodeHeader(old.layout, rows);
+    const dir = path.dirname(file);
+    const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+    const src = fs.openSync(file, 'r');
+    let fd = -1;
+    try {
+      fd = fs.openSync(tmp, 'w');
+      fs.writeSync(fd, header, 0, header.length, 0);
+      const chunk = Buffer.alloc(1 << 22);
+      const bytes = old.rows * old.layout.itemsize;
+      for (let done = 0; done < bytes; ) {
+        const n = fs.readSync(src, chunk, 0, Math.min(chunk.length, bytes - done), dataOffset + done);
+        fs.writeSync(fd, chunk, 0, n, header.length + done);
+        done += n;
+      }
+      allocate(fd, tmp, header.length + rows * old.layout.itemsize);
+      fs.fsyncSync(fd);
+      fs.renameSync(tmp, file);
+      fsyncDir(dir);
+    } catch (cause) {
+      fs.rmSync(tmp, { force: true });
+      throw asIoError(cause, file, 'grow');
+    } finally {
+      fs.closeSync(src);
+      if (fd >= 0) fs.closeSync(fd);
+    }
+  }
+
+  /**
    * Makes rows [fromRow, toRow) durable: msync MS_SYNC of just the pages holding them.
    * Meaningless for `c` (never persists) and impossible for `r`.
    */

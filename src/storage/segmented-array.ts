@@ -67,6 +67,8 @@ export class SegmentedArray {
   readonly layout: RowLayout;
   readonly geometry: Geometry;
   readonly #source: string;
+  // Segments whose file holds fewer rows than the geometry says, until they are grown.
+  readonly #sizeOnDisk = new Map<number, number>();
 
   constructor(dir: string, layout: RowLayout, geometry: Geometry, source: string) {
     checkGeometry(layout, geometry);
@@ -101,7 +103,21 @@ export class SegmentedArray {
   }
 
   expectation(k: number): SegmentExpectation {
-    return { layout: this.layout, rows: this.rowsIn(k), source: this.#source };
+    return { layout: this.layout, rows: this.#sizeOnDisk.get(k) ?? this.rowsIn(k), source: this.#source };
+  }
+
+  /**
+   * Records that segment k still holds `rows` rows on disk (an extended run whose segment
+   * has not grown yet): opens expect that size until {@link grow} makes it `rowsIn(k)`.
+   */
+  expectSizeOnDisk(k: number, rows: number): void {
+    this.#sizeOnDisk.set(k, rows);
+  }
+
+  /** Grows segment k to `rowsIn(k)` rows (see {@link Segment.grow}). */
+  grow(k: number): void {
+    Segment.grow(this.path(k), this.expectation(k), this.rowsIn(k));
+    this.#sizeOnDisk.delete(k);
   }
 
   /** Validates (headers and sizes only, no mapping) every segment holding rows [0, rows). */

@@ -365,17 +365,14 @@ describe('claim and ownership', () => {
     expect(run).toMatchObject({ status: 'running', error: undefined, errorIteration: undefined });
   });
 
-  it('claim runs the caller check inside the lock and nothing changes when it throws', () => {
+  it('claim with extendTo raises the iteration count, records the extension, and reopens a completed run', () => {
     const { catalog } = openCatalog();
     catalog.createRun(spec('r1'), currentOwner());
-    catalog.finish('r1', 'interrupted', { type: 'signal' });
-    const error = new Error('not today');
-    expect(() =>
-      catalog.claim('r1', currentOwner(), () => {
-        throw error;
-      }),
-    ).toThrow(error);
-    expect(catalog.getRun('r1')).toMatchObject({ status: 'interrupted', owner: undefined });
+    catalog.finish('r1', 'completed', { type: 'completed' });
+    expect(() => catalog.claim('r1', currentOwner())).toThrow(/RUN_COMPLETED|already completed/);
+    const run = catalog.claim('r1', currentOwner(), { extendTo: spec('r1').iterations * 2 });
+    expect(run).toMatchObject({ status: 'running', iterations: spec('r1').iterations * 2 });
+    expect(catalog.extendedFrom('r1')).toBe(spec('r1').iterations);
   });
 
   it('claim of an unknown run is RUN_NOT_FOUND', () => {

@@ -7,6 +7,7 @@ import { abortOnSignals, flushOnSignal } from '../signals.ts';
 interface ResumeArgs {
   'run-id': string;
   'allow-changed'?: boolean;
+  iterations?: string;
   'runs-dir'?: string;
   'checkpoint-signal'?: string;
 }
@@ -21,11 +22,17 @@ export const resumeCommand: CommandModule<object, ResumeArgs> = {
         type: 'boolean',
         describe: "resume although the experiment's source changed since the run began (recorded as an event)",
       })
+      .option('iterations', {
+        alias: 'n',
+        type: 'string',
+        describe: 'extend the run to this many iterations (a completed run continues; results as if asked from the start)',
+      })
       .option('checkpoint-signal', {
         type: 'string',
         describe: 'a signal (e.g. SIGUSR1) on which to flush and keep running, for preemption warnings',
       })
-      .example('$0 resume walk-20261126-101500-1a2b', 'continue after a crash, a kill or Ctrl-C'),
+      .example('$0 resume walk-20261126-101500-1a2b', 'continue after a crash, a kill or Ctrl-C')
+      .example('$0 resume walk-20261126-101500-1a2b --iterations 2e6', 'extend a finished run to 2,000,000 rows'),
   handler: deferred(async (argv: ArgumentsCamelCase<ResumeArgs>) => {
     const signal = abortOnSignals();
     const flushRequest = flushOnSignal(argv['checkpoint-signal']);
@@ -33,6 +40,7 @@ export const resumeCommand: CommandModule<object, ResumeArgs> = {
       runId: argv['run-id'],
       runsDir: argv['runs-dir'],
       allowChanged: argv['allow-changed'],
+      iterations: argv.iterations,
       signal,
       onStart: announce,
       flushRequest,
