@@ -11,6 +11,7 @@ export { EXPORT_FORMATS, exportRun } from './export/export.ts';
 export type { RowChunk } from './export/rows.ts';
 export { RunRows } from './export/rows.ts';
 export type { RowRange } from './export/select.ts';
+export { type PlotOptions, type PlotResult, plotRun } from './plot/plot.ts';
 export type { FlushPolicy } from './runner/flush-policy.ts';
 export { DEFAULT_FLUSH_POLICY } from './runner/flush-policy.ts';
 export type { ResumeOptions, RunOptions, RunResult, StartInfo } from './runner/run.ts';

@@ -50,6 +50,10 @@ export interface RunRecord extends RunSpec {
   readonly updatedAt: string;
   /** When the owner last proved it is alive (a worker thread beats every few seconds). */
   readonly heartbeatAt: string | undefined;
+  /** When the latest checkpoint was committed. */
+  readonly lastFlushAt: string | undefined;
+  /** Rows per second between the oldest and newest retained checkpoints (the recent rate). */
+  readonly rowsPerSecond: number | undefined;
 }
 
 /** The CRC32C of the row bytes [startRow, endRow), committed with the flush that made them durable. */
@@ -100,6 +104,8 @@ interface RunRow {
   updated_at: string;
   heartbeat_at: string | null;
   flushed_rows: number | null;
+  last_flush_at: string | null;
+  rows_per_second: number | null;
 }
 
 const toRecord = (r: RunRow): RunRecord => ({
@@ -127,11 +133,18 @@ const toRecord = (r: RunRow): RunRecord => ({
   createdAt: r.created_at,
   updatedAt: r.updated_at,
   heartbeatAt: r.heartbeat_at ?? undefined,
+  lastFlushAt: r.last_flush_at ?? undefined,
+  rowsPerSecond: r.rows_per_second ?? undefined,
 });
 
+// The run with its latest checkpoint, and its rate over the retained checkpoints.
 const SELECT_RUN = `
-  SELECT runs.*, (SELECT flushed_index FROM checkpoints c WHERE c.run_id = runs.id ORDER BY seq DESC LIMIT 1)
-    AS flushed_rows
+  SELECT runs.*,
+    (SELECT flushed_index FROM checkpoints c WHERE c.run_id = runs.id ORDER BY seq DESC LIMIT 1) AS flushed_rows,
+    (SELECT created_at FROM checkpoints c WHERE c.run_id = runs.id ORDER BY seq DESC LIMIT 1) AS last_flush_at,
+    (SELECT (MAX(flushed_index) - MIN(flushed_index)) * 1000.0
+              / NULLIF((unixepoch(MAX(created_at), 'subsec') - unixepoch(MIN(created_at), 'subsec')) * 1000.0, 0)
+       FROM checkpoints c WHERE c.run_id = runs.id) AS rows_per_second
   FROM runs`;
 
 /**
@@ -382,6 +395,32 @@ export class Catalog {
              error = ?, error_iteration = ?, updated_at = ? WHERE id = ?`,
       ).run(status, error?.message ?? null, error?.iteration ?? null, now(), id);
       this.#event(id, event.type, event.data);
+    });
+  }
+
+  /**
+   * Removes a run from the catalog (its checkpoints, checksums and events with it). A run
+   * whose owner is alive is refused.
+   */
+  deleteRun(id: string): RunRecord {
+    return this.#tx(() => {
+      const run = this.#get(id);
+      if (!run) {
+        throw new MmrunError('RUN_NOT_FOUND', `no run '${id}' in ${this.file}`, {
+          remedy: '`mmrun list` shows the runs; check --runs-dir',
+        });
+      }
+      if (run.status === 'running' && run.owner && ownerLiveness(run.owner, run.heartbeatAt) !== 'dead') {
+        throw new MmrunError(
+          'RUN_LOCKED',
+          `run '${id}' is being written by pid ${run.owner.pid} on host ${run.owner.host}`,
+          {
+            remedy: 'stop it first (kill -TERM <pid>), then remove it',
+          },
+        );
+      }
+      this.#stmt('DELETE FROM runs WHERE id = ?').run(id);
+      return run;
     });
   }
 

@@ -2,9 +2,13 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { MmrunError } from '../errors.ts';
 import { exportCommand } from './commands/export.ts';
+import { gcCommand } from './commands/gc.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { listCommand } from './commands/list.ts';
+import { newCommand } from './commands/new.ts';
+import { plotCommand } from './commands/plot.ts';
 import { resumeCommand } from './commands/resume.ts';
+import { rmCommand } from './commands/rm.ts';
 import { runCommand } from './commands/run.ts';
 import { showCommand } from './commands/show.ts';
 import { verifyCommand } from './commands/verify.ts';
@@ -32,7 +36,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(exportCommand)
     .command(inspectCommand)
     .command(verifyCommand)
-    .demandCommand(1, 'name a command: run, resume, list, show, verify, export or inspect')
+    .command(newCommand)
+    .command(rmCommand)
+    .command(gcCommand)
+    .command(plotCommand)
+    .demandCommand(1, 'name a command: run, resume, list, show, verify, export, inspect, plot, new, rm or gc')
     .strict()
     .recommendCommands()
     .completion('completion', 'print a shell completion script')

@@ -36,12 +36,24 @@ export function duration(ms: number): string {
   return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
 }
 
+/** How long ago an ISO time was, briefly: "12 s ago", "5 min ago", "3 h ago", "2 d ago". */
+export function age(iso: string, now = Date.now()): string {
+  const s = Math.max(0, (now - Date.parse(iso)) / 1000);
+  if (s < 60) return `${Math.round(s)} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}
+
 /** A plain text table with a header row, columns padded to their widest cell. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const visible = (cell: string) => cell.replace(/\x1b\[[0-9;]*m/g, '').length;
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => visible(r[c] ?? ''))));
   const line = (cells: readonly string[]) =>
     cells
-      .map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c] ?? 0)))
+      .map((cell, c) =>
+        c === cells.length - 1 ? cell : cell + ' '.repeat(Math.max(0, (widths[c] ?? 0) - visible(cell))),
+      )
       .join('  ')
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');

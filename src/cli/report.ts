@@ -15,12 +15,13 @@ export function runsDirFlag(runsDir: string | undefined): string {
 }
 
 /** Prints the human summary of a session and returns the process exit code. */
-export function reportRun(result: RunResult, runsDir: string | undefined): number {
+export function reportRun(result: RunResult, runsDir: string | undefined, quiet = false): number {
   const rel = displayPath(result.runDir);
   const speed = `${count(result.rowsPerSecond)} rows/s`;
   const resume = `mmrun resume ${result.id}${runsDirFlag(runsDir)}`;
   switch (result.status) {
     case 'completed':
+      if (quiet) return EXIT.ok;
       say(
         `mmrun: completed ${result.id}: ${count(result.flushedRows)} rows (${count(result.flushedRows - result.startRow)} this session) in ${duration(result.elapsedMs)}, ${speed}, ${result.flushes} flushes`,
       );
@@ -43,8 +44,9 @@ export function reportRun(result: RunResult, runsDir: string | undefined): numbe
 }
 
 /** Prints the run id on stdout (for scripts) and where things are on stderr. */
-export function announce(info: StartInfo): void {
+export function announce(info: StartInfo, quiet = false): void {
   process.stdout.write(`${info.id}\n`);
+  if (quiet) return;
   const rel = displayPath(info.runDir);
   const verb = info.resumed ? `resuming ${info.id} at row ${count(info.startRow)}` : `started ${info.id}`;
   say(`mmrun: ${verb}: ${count(info.iterations)} iterations of '${info.experiment}', seed ${info.seed}`);

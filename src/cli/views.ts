@@ -25,6 +25,11 @@ export interface RunView {
   segments: string[];
   owner: RunRecord['owner'] | null;
   heartbeatAt: string | null;
+  lastFlushAt: string | null;
+  /** Recent rows per second (between the retained checkpoints), if known. */
+  rowsPerSecond: number | null;
+  /** What a crash right now could lose at most: the flush policy's bound. */
+  worstCaseLoss: { rows: number; seconds: number };
   error: string | null;
   errorIteration: number | null;
   events?: RunEvent[];
@@ -63,8 +68,19 @@ export function runView(run: RunRecord, runsDir: string, events?: RunEvent[]): R
     segments,
     owner: run.owner ?? null,
     heartbeatAt: run.heartbeatAt ?? null,
+    lastFlushAt: run.lastFlushAt ?? null,
+    rowsPerSecond: run.rowsPerSecond === undefined ? null : Math.round(run.rowsPerSecond),
+    worstCaseLoss: worstCaseLoss(run),
     error: run.error ?? null,
     errorIteration: run.errorIteration ?? null,
     ...(events ? { events } : {}),
   };
+}
+
+/** The flush policy's bound on lost work: min(N rows, T seconds × rate). */
+export function worstCaseLoss(run: RunRecord): { rows: number; seconds: number } {
+  const byTime = run.rowsPerSecond ? Math.ceil(run.flushInterval * run.rowsPerSecond) : Number.POSITIVE_INFINITY;
+  const rows = Math.min(run.flushEvery, byTime, run.iterations - run.flushedRows);
+  const seconds = run.rowsPerSecond ? Math.min(run.flushInterval, rows / run.rowsPerSecond) : run.flushInterval;
+  return { rows, seconds: Math.round(seconds * 100) / 100 };
 }

@@ -4,7 +4,6 @@ import type { Writable } from 'node:stream';
 import type { RunStatus } from '../catalog/catalog.ts';
 import { MmrunError, show } from '../errors.ts';
 import { resolveRunsDir } from '../runner/run.ts';
-import { arrowEncoder } from './formats/arrow.ts';
 import { csvEncoder } from './formats/csv.ts';
 import type { Encoder, EncoderContext } from './formats/encoder.ts';
 import { jsonlEncoder } from './formats/jsonl.ts';
@@ -17,11 +16,12 @@ import { parseRowRange, type RowRange, resolveRowRange, selectColumns } from './
 export const EXPORT_FORMATS = ['npy', 'csv', 'jsonl', 'arrow'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
-const ENCODERS: Readonly<Record<ExportFormat, (context: EncoderContext) => Encoder>> = {
+// apache-arrow is loaded only for an Arrow export: every other command starts without it.
+const ENCODERS: Readonly<Record<ExportFormat, (context: EncoderContext) => Encoder | Promise<Encoder>>> = {
   npy: npyEncoder,
   csv: csvEncoder,
   jsonl: jsonlEncoder,
-  arrow: arrowEncoder,
+  arrow: async (context) => (await import('./formats/arrow.ts')).arrowEncoder(context),
 };
 
 /** Options of {@link exportRun}. */
@@ -139,7 +139,7 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
       : fileDestination(file, { force: options.force ?? false, signal: options.signal });
   try {
     options.onStart?.(plan);
-    const encoder = ENCODERS[format]({ fields, itemsize: layout.itemsize, rows: plan.rows });
+    const encoder = await ENCODERS[format]({ fields, itemsize: layout.itemsize, rows: plan.rows });
     for (const out of encoder.begin()) await destination.write(out);
     for (const chunk of source.chunks(start, end, options.chunkBytes ?? DEFAULT_CHUNK_BYTES)) {
       for (const out of encoder.encode(chunk)) await destination.write(out);
@@ -147,7 +147,8 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
     for (const out of encoder.end()) await destination.write(out);
     await destination.commit();
   } catch (err) {
-    await destination.abort();
+    // The first error is the one to report; cleaning up is best effort.
+    await destination.abort().catch(() => {});
     throw err;
   }
   return { ...plan, bytes: destination.bytes, elapsedMs: performance.now() - began };

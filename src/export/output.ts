@@ -40,13 +40,20 @@ class StreamWriter {
   #error: Error | undefined;
   bytes = 0;
 
+  readonly #onError = (err: Error): void => {
+    this.#error ??= err;
+  };
+
   constructor(stream: Writable, name: string, signal: AbortSignal | undefined) {
     this.#stream = stream;
     this.#name = name;
     this.#signal = signal;
-    stream.on('error', (err) => {
-      this.#error ??= err;
-    });
+    stream.on('error', this.#onError);
+  }
+
+  /** Stops listening to the stream (which the caller may keep using). */
+  release(): void {
+    this.#stream.off('error', this.#onError);
   }
 
   check(): void {
@@ -97,8 +104,11 @@ export function streamDestination(stream: Writable, signal?: AbortSignal): Desti
   const writer = new StreamWriter(stream, 'the output stream', signal);
   return {
     write: (chunk) => writer.write(chunk),
-    commit: () => writer.flush(),
-    abort: async () => {},
+    commit: async () => {
+      await writer.flush();
+      writer.release();
+    },
+    abort: async () => writer.release(),
     get bytes() {
       return writer.bytes;
     },

@@ -14,6 +14,8 @@ interface AdviseBinding {
   readonly PAGESIZE: number;
 }
 
+// ../storage/mmap.ts (imported above, so evaluated first) loads the addon with a clean
+// process.argv; this require gets that cached module rather than loading it again.
 const binding = createRequire(import.meta.url)('@riaskov/mmap-io') as AdviseBinding;
 
 /**

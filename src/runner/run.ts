@@ -41,6 +41,27 @@ export class FlushRequest {
   }
 }
 
+/** What a running loop reports every {@link PROGRESS_MS} (see `onProgress`). */
+export interface Progress {
+  readonly id: string;
+  /** Rows written so far (this session and before). */
+  readonly rows: number;
+  readonly iterations: number;
+  readonly startRow: number;
+  /** Rows on disk and recorded. */
+  readonly flushedRows: number;
+  readonly elapsedMs: number;
+  /** Rows per second in this session. */
+  readonly rowsPerSecond: number;
+  /** Time since the last flush: the work a crash right now would lose. */
+  readonly msSinceFlush: number;
+  /** Rows a crash right now would lose (written, not yet flushed). */
+  readonly rowsAtRisk: number;
+}
+
+/** How often `onProgress` is called, at most. */
+export const PROGRESS_MS = 250;
+
 /** Options of {@link startRun}. */
 export interface RunOptions {
   /** A path to a .ts/.js experiment module, or the name of one in `experiments/`. */
@@ -78,6 +99,8 @@ export interface RunOptions {
   readonly onStart?: (info: StartInfo) => void;
   /** Flush on request without stopping. */
   readonly flushRequest?: FlushRequest;
+  /** Called with the loop's progress at most every {@link PROGRESS_MS}. */
+  readonly onProgress?: (progress: Progress) => void;
   /** Resolves relative experiment paths. @default process.cwd() */
   readonly cwd?: string;
 }
@@ -97,6 +120,7 @@ export interface ResumeOptions {
   readonly signal?: AbortSignal;
   readonly onStart?: (info: StartInfo) => void;
   readonly flushRequest?: FlushRequest;
+  readonly onProgress?: (progress: Progress) => void;
 }
 
 /** What {@link RunOptions.onStart} is told. */
@@ -243,6 +267,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
       startRow: 0,
       stop: options.signal,
       flushRequest: options.flushRequest,
+      onProgress: options.onProgress,
     });
   } finally {
     catalog.close();
@@ -361,6 +386,7 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       startRow: run.flushedRows,
       stop: options.signal,
       flushRequest: options.flushRequest,
+      onProgress: options.onProgress,
     });
   } finally {
     catalog.close();
@@ -452,6 +478,7 @@ interface Session {
   readonly startRow: number;
   readonly stop: AbortSignal | undefined;
   readonly flushRequest: FlushRequest | undefined;
+  readonly onProgress: ((progress: Progress) => void) | undefined;
 }
 
 /** Any error that stops the loop, as an MmrunError (a full disk is DISK_FULL wherever it hit). */
@@ -495,6 +522,8 @@ async function drive(s: Session): Promise<RunResult> {
   let segFirst = 0;
   let segEnd = 0;
   let lastYield = t0;
+  let lastProgress = t0;
+  let lastFlushAt = t0;
 
   const openSegmentAt = (row: number) => {
     const k = array.segmentOf(row);
@@ -518,6 +547,7 @@ async function drive(s: Session): Promise<RunResult> {
     crashPoint('after-commit');
     flushedRows = i;
     flushes++;
+    lastFlushAt = performance.now();
     pacer.flushed(i, performance.now());
     log.debug({ event: 'flushed', rows: i }, 'flushed');
   };
@@ -560,6 +590,20 @@ async function drive(s: Session): Promise<RunResult> {
       const due = pacer.check(i, now) || s.flushRequest?.take() === true;
       if (due || i === segEnd || i === end) flush();
       if (i === segEnd && i < end) openSegmentAt(i);
+      if (s.onProgress && now - lastProgress >= PROGRESS_MS) {
+        lastProgress = now;
+        s.onProgress({
+          id,
+          rows: i,
+          iterations: end,
+          startRow: s.startRow,
+          flushedRows,
+          elapsedMs: now - t0,
+          rowsPerSecond: ((i - s.startRow) * 1000) / (now - t0),
+          msSinceFlush: now - lastFlushAt,
+          rowsAtRisk: i - flushedRows,
+        });
+      }
       if (now - lastYield >= YIELD_MS) {
         await yieldToEventLoop();
         lastYield = performance.now();

@@ -15,8 +15,22 @@ interface MmapBinding {
   readonly PAGESIZE: number;
 }
 
-// The package is CommonJS with a native addon; load it once.
-const binding = createRequire(import.meta.url)('@riaskov/mmap-io') as MmapBinding;
+/**
+ * Loads the addon once. Its loader (node-pre-gyp's `find`) parses process.argv for options
+ * of its own, so a user's `--dir` or `--debug` would send it looking elsewhere: it gets a
+ * command line without arguments while it loads.
+ */
+function loadBinding(): MmapBinding {
+  const argv = process.argv;
+  process.argv = argv.slice(0, 2);
+  try {
+    return createRequire(import.meta.url)('@riaskov/mmap-io') as MmapBinding;
+  } finally {
+    process.argv = argv;
+  }
+}
+
+const binding = loadBinding();
 
 /** The system page size; msync ranges are aligned to it. */
 export const PAGE_SIZE: number = binding.PAGESIZE;

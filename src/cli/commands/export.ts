@@ -48,6 +48,12 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
             remedy: `pass --format ${EXPORT_FORMATS.join('|')}, or an --out file ending in .${EXPORT_FORMATS.join('/.')}`,
           });
         }
+        const format = argv.format ?? EXTENSION.exec(argv.out ?? '')?.[1];
+        if (argv.out === '-' && (format === 'npy' || format === 'arrow') && process.stdout.isTTY) {
+          throw new MmrunError('USAGE', `--out - would write binary ${format} data to the terminal`, {
+            remedy: 'redirect stdout (> file, | program) or pass --out with a file name',
+          });
+        }
         if (argv.force && argv.out === '-') {
           throw new MmrunError('USAGE', '--force conflicts with --out - (stdout is never replaced)', {
             remedy: 'drop --force, or pass --out with a file name',
@@ -76,7 +82,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       });
       const where = result.out === null ? 'stdout' : displayPath(result.out);
       say(
-        `mmrun: exported ${count(result.rows)} rows${result.rows === result.flushedRows ? '' : ` (${count(result.start)}:${count(result.end)})`} × ${result.columns.length} columns of ${result.runId} to ${where} (${result.format}, ${count(result.bytes)} bytes) in ${duration(result.elapsedMs)}`,
+        `mmrun: exported ${count(result.rows)} rows${result.rows === result.flushedRows ? '' : ` (rows ${result.start}:${result.end})`} × ${result.columns.length} columns of ${result.runId} to ${where} (${result.format}, ${count(result.bytes)} bytes) in ${duration(result.elapsedMs)}`,
       );
     } catch (err) {
       // The reader of a pipe went away (`| head`): stop quietly, like any Unix filter.
@@ -107,4 +113,3 @@ function sayPartial(plan: ExportPlan, runsDir: string | undefined): void {
   };
   say(`mmrun: run ${plan.runId} ${why[plan.status as keyof typeof why]}`);
 }
-

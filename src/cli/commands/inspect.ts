@@ -13,7 +13,11 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
   describe: 'Check any .npy file: header, dtype, shape, data offset and size; exit 1 if it is not valid',
   builder: (y) =>
     (y as Argv<InspectArgs>)
-      .positional('file', { type: 'string', demandOption: true, describe: 'a .npy file (mmrun segment, export, or any numpy.save output)' })
+      .positional('file', {
+        type: 'string',
+        demandOption: true,
+        describe: 'a .npy file (mmrun segment, export, or any numpy.save output)',
+      })
       .option('json', { type: 'boolean', describe: 'print one JSON object' })
       .example('$0 inspect runs/walk-1/000000.npy', 'is this segment intact?'),
   handler: deferred((argv: ArgumentsCamelCase<InspectArgs>) => {
@@ -32,10 +36,22 @@ function describe(r: NpyInspection): string {
     lines.push(`dtype:         ${r.descr}${r.itemsize === undefined ? '' : ` (${r.itemsize} bytes per element)`}`);
   }
   if (r.fields) {
-    const rows = r.fields.map((f) => [f.name, f.type, f.shape.length ? shape(f.shape) : '', String(f.offset), String(f.size)]);
-    lines.push('fields:', ...table(['name', 'type', 'shape', 'offset', 'size'], rows).split('\n').map((l) => `  ${l}`));
+    const rows = r.fields.map((f) => [
+      f.name,
+      f.type,
+      f.shape.length ? shape(f.shape) : '',
+      String(f.offset),
+      String(f.size),
+    ]);
+    lines.push(
+      'fields:',
+      ...table(['name', 'type', 'shape', 'offset', 'size'], rows)
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
   }
-  if (r.shape !== undefined) lines.push(`shape:         ${shape(r.shape)}${r.count === undefined ? '' : ` (${count(r.count)} elements)`}`);
+  if (r.shape !== undefined)
+    lines.push(`shape:         ${shape(r.shape)}${r.count === undefined ? '' : ` (${count(r.count)} elements)`}`);
   if (r.fortranOrder !== undefined) lines.push(`fortran order: ${r.fortranOrder ? 'yes' : 'no'}`);
   if (r.dataOffset !== undefined) lines.push(`data offset:   ${r.dataOffset}`);
   const expected =

@@ -2,12 +2,14 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { listRuns } from '../../catalog/query.ts';
 import { resolveRunsDir } from '../../runner/run.ts';
 import { deferred } from '../deferred.ts';
-import { table } from '../output.ts';
+import { age, count, table } from '../output.ts';
 import { runsDirFlag } from '../report.ts';
 import { runView } from '../views.ts';
 
 interface ListArgs {
   json?: boolean;
+  status?: string[];
+  experiment?: string;
   'runs-dir'?: string;
 }
 
@@ -17,11 +19,21 @@ export const listCommand: CommandModule<object, ListArgs> = {
   builder: (y) =>
     (y as Argv<ListArgs>)
       .option('json', { type: 'boolean', describe: 'print a JSON array' })
+      .option('status', {
+        type: 'string',
+        array: true,
+        choices: ['running', 'interrupted', 'crashed', 'failed', 'completed'],
+        describe: 'only runs with this status (repeatable)',
+      })
+      .option('experiment', { type: 'string', describe: 'only runs of this experiment' })
+      .example('$0 list --status crashed --status interrupted', 'what needs resuming')
       .example('$0 list', 'the runs in ./runs')
       .example('$0 list --json --runs-dir /scratch/runs', 'machine-readable'),
   handler: deferred((argv: ArgumentsCamelCase<ListArgs>) => {
     const runsDir = resolveRunsDir(argv['runs-dir']);
-    const runs = listRuns(runsDir);
+    const runs = listRuns(runsDir).filter(
+      (r) => (!argv.status || argv.status.includes(r.status)) && (!argv.experiment || r.experiment === argv.experiment),
+    );
     if (argv.json) {
       process.stdout.write(
         `${JSON.stringify(
@@ -33,18 +45,31 @@ export const listCommand: CommandModule<object, ListArgs> = {
       return;
     }
     if (runs.length === 0) {
-      process.stdout.write(`no runs in ${runsDir}\n`);
+      process.stdout.write(`no runs in ${runsDir}${argv.status || argv.experiment ? ' match' : ''}\n`);
       return;
     }
+    const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+    const paint = (status: string) =>
+      !color
+        ? status
+        : status === 'crashed' || status === 'failed'
+          ? `\x1b[1;31m${status}\x1b[0m`
+          : status === 'interrupted'
+            ? `\x1b[33m${status}\x1b[0m`
+            : status === 'completed'
+              ? `\x1b[32m${status}\x1b[0m`
+              : status;
     const rows = runs.map((r) => [
       r.id,
       r.experiment,
-      r.status,
-      `${r.flushedRows}/${r.iterations} (${((100 * r.flushedRows) / r.iterations).toFixed(1)}%)`,
-      r.updatedAt.replace('T', ' ').slice(0, 19),
+      paint(r.status),
+      `${((100 * r.flushedRows) / r.iterations).toFixed(1).padStart(5)}% of ${count(r.iterations)}`,
+      r.rowsPerSecond === undefined ? '-' : count(r.rowsPerSecond),
+      age(r.updatedAt),
     ]);
-    process.stdout.write(`${table(['ID', 'EXPERIMENT', 'STATUS', 'ROWS', 'UPDATED'], rows)}\n`);
-    const crashed = runs.filter((r) => r.status === 'crashed' || r.status === 'interrupted');
-    for (const r of crashed) process.stdout.write(`hint: mmrun resume ${r.id}${runsDirFlag(argv['runs-dir'])}\n`);
+    process.stdout.write(`${table(['ID', 'EXPERIMENT', 'STATUS', 'PROGRESS', 'ROWS/S', 'UPDATED'], rows)}\n`);
+    for (const r of runs.filter((x) => x.status === 'crashed' || x.status === 'interrupted')) {
+      process.stdout.write(`hint: ${r.id} is ${r.status}: mmrun resume ${r.id}${runsDirFlag(argv['runs-dir'])}\n`);
+    }
   }),
 };

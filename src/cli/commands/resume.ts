@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { resumeRun } from '../../runner/run.ts';
 import { deferred } from '../deferred.ts';
+import { progressReporter } from '../progress.ts';
 import { announce, reportRun } from '../report.ts';
 import { abortOnSignals, flushOnSignal } from '../signals.ts';
 
@@ -10,6 +11,7 @@ interface ResumeArgs {
   iterations?: string;
   'runs-dir'?: string;
   'checkpoint-signal'?: string;
+  quiet?: boolean;
 }
 
 export const resumeCommand: CommandModule<object, ResumeArgs> = {
@@ -25,8 +27,10 @@ export const resumeCommand: CommandModule<object, ResumeArgs> = {
       .option('iterations', {
         alias: 'n',
         type: 'string',
-        describe: 'extend the run to this many iterations (a completed run continues; results as if asked from the start)',
+        describe:
+          'extend the run to this many iterations (a completed run continues; results as if asked from the start)',
       })
+      .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress line or summary (errors still print)' })
       .option('checkpoint-signal', {
         type: 'string',
         describe: 'a signal (e.g. SIGUSR1) on which to flush and keep running, for preemption warnings',
@@ -36,15 +40,18 @@ export const resumeCommand: CommandModule<object, ResumeArgs> = {
   handler: deferred(async (argv: ArgumentsCamelCase<ResumeArgs>) => {
     const signal = abortOnSignals();
     const flushRequest = flushOnSignal(argv['checkpoint-signal']);
+    const progress = progressReporter({ quiet: argv.quiet === true });
     const result = await resumeRun({
       runId: argv['run-id'],
       runsDir: argv['runs-dir'],
       allowChanged: argv['allow-changed'],
       iterations: argv.iterations,
       signal,
-      onStart: announce,
+      onStart: (info) => announce(info, argv.quiet === true),
       flushRequest,
+      onProgress: progress.onProgress,
     });
-    process.exitCode = reportRun(result, argv['runs-dir']);
+    progress.done();
+    process.exitCode = reportRun(result, argv['runs-dir'], argv.quiet === true);
   }),
 };

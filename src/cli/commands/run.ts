@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { startRun } from '../../runner/run.ts';
 import { deferred } from '../deferred.ts';
+import { progressReporter } from '../progress.ts';
 import { announce, reportRun } from '../report.ts';
 import { abortOnSignals, flushOnSignal } from '../signals.ts';
 
@@ -15,6 +16,7 @@ interface RunArgs {
   'segment-rows'?: string;
   'runs-dir'?: string;
   'checkpoint-signal'?: string;
+  quiet?: boolean;
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -43,6 +45,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('flush-every', { type: 'string', describe: 'flush every N iterations [default: 1000000]' })
       .option('flush-interval', { type: 'number', describe: 'flush every T seconds [default: 10]' })
       .option('segment-rows', { type: 'string', describe: 'rows per segment file [default: what fits in 1 GiB]' })
+      .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress line or summary (errors still print)' })
       .option('checkpoint-signal', {
         type: 'string',
         describe: 'a signal (e.g. SIGUSR1) on which to flush and keep running, for preemption warnings',
@@ -52,6 +55,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
   handler: deferred(async (argv: ArgumentsCamelCase<RunArgs>) => {
     const signal = abortOnSignals();
     const flushRequest = flushOnSignal(argv['checkpoint-signal']);
+    const progress = progressReporter({ quiet: argv.quiet === true });
     const result = await startRun({
       experiment: argv.experiment,
       runsDir: argv['runs-dir'],
@@ -63,9 +67,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
       flushInterval: argv['flush-interval'],
       segmentRows: argv['segment-rows'],
       signal,
-      onStart: announce,
+      onStart: (info) => announce(info, argv.quiet === true),
       flushRequest,
+      onProgress: progress.onProgress,
     });
-    process.exitCode = reportRun(result, argv['runs-dir']);
+    progress.done();
+    process.exitCode = reportRun(result, argv['runs-dir'], argv.quiet === true);
   }),
 };

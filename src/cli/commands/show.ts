@@ -29,13 +29,16 @@ export const showCommand: CommandModule<object, ShowArgs> = {
     }
     const lines = [
       `id:          ${view.id}`,
-      `experiment:  ${view.experiment} (${view.experimentPath}, sha256 ${view.sourceHash.slice(0, 12)})`,
+      `experiment:  ${view.experiment} (${view.experimentPath})`,
+      `source:      sha256 ${view.sourceHash}`,
       `status:      ${view.status}${view.owner ? ` (pid ${view.owner.pid} on ${view.owner.host}, heartbeat ${view.heartbeatAt ?? 'none'})` : ''}`,
       `rows:        ${view.flushedRows} of ${view.iterations} flushed`,
       `seed:        ${view.seed}`,
       `params:      ${JSON.stringify(view.params)}`,
       `dtype:       ${view.dtype} (${view.itemsize} bytes/row)`,
-      `flush:       every ${view.flushEvery} rows or ${view.flushInterval} s`,
+      `flush:       every ${view.flushEvery} rows or ${view.flushInterval} s; last ${view.lastFlushAt ?? 'never'}`,
+      `at risk:     a crash loses at most ${view.worstCaseLoss.rows} rows (${view.worstCaseLoss.seconds} s of work)`,
+      `rate:        ${view.rowsPerSecond === null ? 'unknown' : `${view.rowsPerSecond} rows/s`}`,
       `segments:    ${view.segments.length} × up to ${view.segmentRows} rows in ${view.runDir}`,
       `created:     ${view.createdAt}`,
       `updated:     ${view.updatedAt}`,

@@ -24,25 +24,22 @@ import type { RowChunk } from '../rows.ts';
 import { elementOffsets } from '../text.ts';
 import { type Encoder, type EncoderContext, type OutputChunk, viewOf } from './encoder.ts';
 
-type Gather = (dv: DataView, itemsize: number, rows: number, offsets: readonly number[]) => Data;
+/** Copies the elements at `offsets` of every row of a chunk into one Arrow array of `type`. */
+type Gather = (type: DataType, dv: DataView, itemsize: number, rows: number, offsets: readonly number[]) => Data;
 
 const numeric =
-  <T extends DataType>(
-    type: () => T,
-    Ctor: { new (n: number): ArrayLike<number> & { [i: number]: number } },
-    get: (dv: DataView, at: number) => number,
-  ): Gather =>
-  (dv, itemsize, rows, offsets) => {
+  (Ctor: new (n: number) => { [i: number]: number }, get: (dv: DataView, at: number) => number): Gather =>
+  (type, dv, itemsize, rows, offsets) => {
     const n = offsets.length;
     const values = new Ctor(rows * n);
     for (let r = 0, base = 0, i = 0; r < rows; r++, base += itemsize) {
       for (let k = 0; k < n; k++) values[i++] = get(dv, base + (offsets[k] as number));
     }
-    return makeData({ type: type(), length: rows * n, nullCount: 0, data: values } as never);
+    return makeData({ type, length: rows * n, nullCount: 0, data: values } as never);
   };
 
 // Arrow booleans are bits, least significant first.
-const bits: Gather = (dv, itemsize, rows, offsets) => {
+const bits: Gather = (type, dv, itemsize, rows, offsets) => {
   const n = offsets.length;
   const packed = new Uint8Array(Math.ceil((rows * n) / 8));
   for (let r = 0, base = 0, i = 0; r < rows; r++, base += itemsize) {
@@ -50,18 +47,18 @@ const bits: Gather = (dv, itemsize, rows, offsets) => {
       if (dv.getUint8(base + (offsets[k] as number)) !== 0) packed[i >> 3]! |= 1 << (i & 7);
     }
   }
-  return makeData({ type: new Bool(), length: rows * n, nullCount: 0, data: packed });
+  return makeData({ type: type as Bool, length: rows * n, nullCount: 0, data: packed });
 };
 
 const COLUMN: Readonly<Record<ScalarDtype, { type: () => DataType; gather: Gather }>> = {
-  f8: { type: () => new Float64(), gather: numeric(() => new Float64(), Float64Array, (dv, at) => dv.getFloat64(at, true)) },
-  f4: { type: () => new Float32(), gather: numeric(() => new Float32(), Float32Array, (dv, at) => dv.getFloat32(at, true)) },
-  i1: { type: () => new Int8(), gather: numeric(() => new Int8(), Int8Array, (dv, at) => dv.getInt8(at)) },
-  i2: { type: () => new Int16(), gather: numeric(() => new Int16(), Int16Array, (dv, at) => dv.getInt16(at, true)) },
-  i4: { type: () => new Int32(), gather: numeric(() => new Int32(), Int32Array, (dv, at) => dv.getInt32(at, true)) },
-  u1: { type: () => new Uint8(), gather: numeric(() => new Uint8(), Uint8Array, (dv, at) => dv.getUint8(at)) },
-  u2: { type: () => new Uint16(), gather: numeric(() => new Uint16(), Uint16Array, (dv, at) => dv.getUint16(at, true)) },
-  u4: { type: () => new Uint32(), gather: numeric(() => new Uint32(), Uint32Array, (dv, at) => dv.getUint32(at, true)) },
+  f8: { type: () => new Float64(), gather: numeric(Float64Array, (dv, at) => dv.getFloat64(at, true)) },
+  f4: { type: () => new Float32(), gather: numeric(Float32Array, (dv, at) => dv.getFloat32(at, true)) },
+  i1: { type: () => new Int8(), gather: numeric(Int8Array, (dv, at) => dv.getInt8(at)) },
+  i2: { type: () => new Int16(), gather: numeric(Int16Array, (dv, at) => dv.getInt16(at, true)) },
+  i4: { type: () => new Int32(), gather: numeric(Int32Array, (dv, at) => dv.getInt32(at, true)) },
+  u1: { type: () => new Uint8(), gather: numeric(Uint8Array, (dv, at) => dv.getUint8(at)) },
+  u2: { type: () => new Uint16(), gather: numeric(Uint16Array, (dv, at) => dv.getUint16(at, true)) },
+  u4: { type: () => new Uint32(), gather: numeric(Uint32Array, (dv, at) => dv.getUint32(at, true)) },
   bool: { type: () => new Bool(), gather: bits },
 };
 
@@ -106,10 +103,11 @@ export function arrowEncoder({ fields, itemsize }: EncoderContext): Encoder {
     encode(chunk: RowChunk): OutputChunk[] {
       const dv = viewOf(chunk.data);
       const children = fields.map((f, i) => {
-        const values = COLUMN[f.dtype].gather(dv, itemsize, chunk.rows, offsets[i] as number[]);
-        if (!f.vector) return values;
-        const type = schema.fields[i]!.type as FixedSizeList;
-        return makeData({ type, length: chunk.rows, nullCount: 0, child: values });
+        const type = schema.fields[i]!.type;
+        if (!f.vector) return COLUMN[f.dtype].gather(type, dv, itemsize, chunk.rows, offsets[i]!);
+        const list = type as FixedSizeList;
+        const values = COLUMN[f.dtype].gather(list.valueType, dv, itemsize, chunk.rows, offsets[i]!);
+        return makeData({ type: list, length: chunk.rows, nullCount: 0, child: values });
       });
       const data = makeData({ type: new Struct(schema.fields), length: chunk.rows, nullCount: 0, children });
       writer.write(new RecordBatch(schema, data));

@@ -1,6 +1,6 @@
 import type { RowChunk } from '../rows.ts';
 import { CSV_CELL, elementOffsets } from '../text.ts';
-import { type Encoder, type EncoderContext, type OutputChunk, viewOf } from './encoder.ts';
+import { type Encoder, type EncoderContext, LineBuffer, type OutputChunk, viewOf } from './encoder.ts';
 
 /**
  * CSV with a header row; a vector column `v` of length n becomes columns `v[0]` … `v[n-1]`.
@@ -22,17 +22,16 @@ export function csvEncoder({ fields, itemsize }: EncoderContext): Encoder {
     begin: () => [`${names.join(',')}\n`],
     encode(chunk: RowChunk): OutputChunk[] {
       const dv = viewOf(chunk.data);
-      
-      const lines = new Array<string>(chunk.rows);
+      const out = new LineBuffer();
       for (let r = 0, base = 0; r < chunk.rows; r++, base += itemsize) {
         let line = '';
         for (let c = 0; c < cells.length; c++) {
           const cell = cells[c]!;
           line += c === 0 ? cell.read(dv, base + cell.at) : `,${cell.read(dv, base + cell.at)}`;
         }
-        lines[r] = line;
+        out.push(line);
       }
-      return lines.length === 0 ? [] : [`${lines.join('\n')}\n`];
+      return out.take();
     },
     end: () => [],
   };

@@ -1,6 +1,6 @@
 import type { RowChunk } from '../rows.ts';
 import { elementOffsets, JSON_CELL } from '../text.ts';
-import { type Encoder, type EncoderContext, type OutputChunk, viewOf } from './encoder.ts';
+import { type Encoder, type EncoderContext, LineBuffer, type OutputChunk, viewOf } from './encoder.ts';
 
 /**
  * JSON Lines: one object per row, keys in column order, a vector column as an array.
@@ -19,7 +19,7 @@ export function jsonlEncoder({ fields, itemsize }: EncoderContext): Encoder {
     begin: () => [],
     encode(chunk: RowChunk): OutputChunk[] {
       const dv = viewOf(chunk.data);
-      const lines = new Array<string>(chunk.rows);
+      const out = new LineBuffer();
       for (let r = 0, base = 0; r < chunk.rows; r++, base += itemsize) {
         let line = '';
         for (const c of columns) {
@@ -30,13 +30,14 @@ export function jsonlEncoder({ fields, itemsize }: EncoderContext): Encoder {
           }
           line += '[';
           for (let k = 0; k < c.offsets.length; k++) {
-            line += k === 0 ? c.read(dv, base + (c.offsets[k] as number)) : `,${c.read(dv, base + (c.offsets[k] as number))}`;
+            line +=
+              k === 0 ? c.read(dv, base + (c.offsets[k] as number)) : `,${c.read(dv, base + (c.offsets[k] as number))}`;
           }
           line += ']';
         }
-        lines[r] = `${line}}`;
+        out.push(`${line}}`);
       }
-      return lines.length === 0 ? [] : [`${lines.join('\n')}\n`];
+      return out.take();
     },
     end: () => [],
   };

@@ -1,0 +1,85 @@
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { MmrunError } from '../../errors.ts';
+import { PLOT_KINDS, type PlotKind, plotRun } from '../../plot/plot.ts';
+import { nonFiniteTotal } from '../../plot/values.ts';
+import { deferred } from '../deferred.ts';
+import { count, duration, say } from '../output.ts';
+import { displayPath } from '../report.ts';
+
+interface PlotArgs {
+  'run-id': string;
+  column: string;
+  kind: PlotKind;
+  out?: string;
+  bins?: number;
+  width: number;
+  height: number;
+  'runs-dir'?: string;
+}
+
+export const plotCommand: CommandModule<object, PlotArgs> = {
+  command: 'plot <run-id>',
+  describe: "Draw a column of a run's flushed rows over iterations, or its histogram, as PNG or SVG",
+  builder: (y) =>
+    (y as Argv<PlotArgs>)
+      .positional('run-id', { type: 'string', demandOption: true })
+      .option('column', {
+        alias: 'c',
+        type: 'string',
+        requiresArg: true,
+        demandOption: true,
+        describe: 'the column to draw; an element of a vector column as v[2]',
+      })
+      .option('kind', { alias: 'k', choices: PLOT_KINDS, default: 'line' as PlotKind, describe: 'chart' })
+      .option('out', {
+        alias: 'o',
+        type: 'string',
+        requiresArg: true,
+        describe: 'image file, .png or .svg; replaced if it exists [default: <run-id>-<column>.png here]',
+      })
+      .option('bins', {
+        type: 'number',
+        requiresArg: true,
+        describe: 'histogram bins [default: one per integer for small integer ranges, else 50]',
+      })
+      .option('width', { type: 'number', requiresArg: true, default: 900, describe: 'image width in pixels' })
+      .option('height', { type: 'number', requiresArg: true, default: 500, describe: 'image height in pixels' })
+      .check((argv) => {
+        if (argv.bins !== undefined && argv.kind !== 'hist') {
+          throw new MmrunError('USAGE', `--bins conflicts with --kind ${argv.kind} (only a histogram has bins)`, {
+            remedy: 'drop --bins, or pass --kind hist',
+          });
+        }
+        if (argv.out !== undefined && !/\.(png|svg)$/i.test(argv.out)) {
+          throw new MmrunError('USAGE', `--out '${argv.out}' ends neither in .png nor .svg`, {
+            remedy: 'pass --out with a file name ending in .png or .svg',
+          });
+        }
+        return true;
+      })
+      .example('$0 plot walk-1 --column position', 'walk-1-position.png: position over iterations')
+      .example('$0 plot walk-1 -c position --kind hist --bins 80 --out hist.svg', 'its histogram, as SVG')
+      .example('$0 plot lorenz-1 -c xyz[2] --width 1600 --height 900', 'one element of a vector column'),
+  handler: deferred((argv: ArgumentsCamelCase<PlotArgs>) => {
+    const result = plotRun({
+      runId: argv['run-id'],
+      runsDir: argv['runs-dir'],
+      column: argv.column,
+      kind: argv.kind,
+      out: argv.out,
+      bins: argv.bins,
+      width: argv.width,
+      height: argv.height,
+    });
+    if (result.status !== 'completed') {
+      say(
+        `mmrun: run ${result.runId} is ${result.status}: plotting its ${count(result.rows)} flushed rows (of ${count(result.iterations)})`,
+      );
+    }
+    const skipped = nonFiniteTotal(result.skipped);
+    say(
+      `mmrun: plotted ${result.column} of ${result.runId} (${result.kind}, ${count(result.values)} values${skipped > 0 ? `, ${count(skipped)} non-finite skipped` : ''}) to ${displayPath(result.out)} (${result.width}×${result.height} ${result.format}, ${count(result.bytes)} bytes) in ${duration(result.elapsedMs)}`,
+    );
+    process.stdout.write(`${result.out}\n`);
+  }),
+};

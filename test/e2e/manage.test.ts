@@ -1,0 +1,153 @@
+// The everyday commands: progress, list and show at a glance, new, rm, gc, help, completion.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, FIXTURES, json, mmrun, peekRun, spawnMmrun, tempDir, waitFor } from './cli.ts';
+
+const dirs: string[] = [];
+const fresh = () => {
+  const d = tempDir();
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const COUNTER = path.join(FIXTURES, 'counter.ts');
+
+describe('progress', () => {
+  it('on a terminal: a live line with percent, rows/s, ETA, flushed index and what is at risk', () => {
+    const dir = fresh();
+    const cmd = `${process.execPath} ${BIN} run ${COUNTER} -n 400_000 --param work=1500 --runs-dir ${dir} --id p`;
+    const r = spawnSync('script', ['-q', '-e', '-c', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.split('\r').map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ''));
+    const progress = lines.find((l) => /^p\s+\d+\.\d%/.test(l));
+    expect(progress, r.stdout.slice(0, 2000)).toBeDefined();
+    expect(progress).toMatch(/rows\/s {2}ETA .+ {2}flushed [\d,]+ .+ ago {2}at risk [\d,]+ rows/);
+  });
+
+  it('off a terminal: pino JSON progress lines on stderr; --quiet silences them and the summary', async () => {
+    const dir = fresh();
+    const args = ['run', COUNTER, '-n', '200_000', '--param', 'work=1500'];
+    const r = await mmrun([...args, '--id', 'a'], dir, { MMRUN_PROGRESS_LOG_MS: '100' });
+    expect(r.code).toBe(0);
+    const events = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.length).toBeGreaterThan(0);
+    expect(events[0]).toMatchObject({ event: 'progress', run: 'a', iterations: 200_000 });
+    expect(typeof events[0]?.rowsPerSecond).toBe('number');
+    const quiet = await mmrun([...args, '--id', 'b', '--quiet'], dir, { MMRUN_PROGRESS_LOG_MS: '100' });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout.trim()).toBe('b');
+    expect(quiet.stderr).toBe('');
+  });
+});
+
+describe('list and show', () => {
+  it('list filters by status and experiment, shows rate and age, and hints at resuming a crashed run', async () => {
+    const dir = fresh();
+    expect((await mmrun(['run', COUNTER, '--id', 'done', '-n', '20_000', '--flush-every', '5000'], dir)).code).toBe(0);
+    const cli = spawnMmrun(
+      ['run', path.join(FIXTURES, 'stateful.ts'), '--id', 'dead', '-n', '1e6', '--param', 'work=3000'],
+      dir,
+    );
+    await waitFor(() => (peekRun(dir, 'dead')?.flushedRows ?? -1) >= 0, 30_000, 'the run');
+    cli.child.kill('SIGKILL');
+    await cli.exited;
+    const all = await mmrun(['list'], dir);
+    expect(all.stdout).toMatch(/^ID\s+EXPERIMENT\s+STATUS\s+PROGRESS\s+ROWS\/S\s+UPDATED/);
+    expect(all.stdout).toMatch(/done\s+counter\s+completed\s+100\.0% of 20,000\s+[\d,]+\s+\d+ s ago/);
+    expect(all.stdout).toContain('hint: dead is crashed: mmrun resume dead');
+    const crashed = json<{ id: string }[]>(await mmrun(['list', '--json', '--status', 'crashed'], dir));
+    expect(crashed.map((r) => r.id)).toEqual(['dead']);
+    const counter = json<{ id: string; rowsPerSecond: number; worstCaseLoss: { rows: number } }[]>(
+      await mmrun(['list', '--json', '--experiment', 'counter'], dir),
+    );
+    expect(counter.map((r) => r.id)).toEqual(['done']);
+    expect(counter[0]?.rowsPerSecond).toBeGreaterThan(0);
+    const show = await mmrun(['show', 'done'], dir);
+    for (const label of ['flush:', 'at risk:', 'rate:', 'params:', 'seed:', 'source:      sha256', 'events:']) {
+      expect(show.stdout).toContain(label);
+    }
+  });
+});
+
+describe('new, rm and gc', () => {
+  it('new writes a template that runs as written, and never overwrites', async () => {
+    const dir = fresh();
+    const exp = path.join(dir, 'experiments');
+    const made = await mmrun(['new', 'diffusion', '--dir', exp], dir);
+    expect(made.code, made.stderr).toBe(0);
+    const file = path.join(exp, 'diffusion.ts');
+    expect(fs.readFileSync(file, 'utf8')).toContain('columns:');
+    const r = await mmrun(['run', file, '-n', '5000', '--id', 'd'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(peekRun(dir, 'd')).toMatchObject({ status: 'completed', flushedRows: 5000 });
+    const before = fs.readFileSync(file);
+    const again = await mmrun(['new', 'diffusion', '--dir', exp], dir);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already exists');
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
+  });
+
+  it('rm asks (and without a terminal needs --yes), refuses a live run, removes files and history', async () => {
+    const dir = fresh();
+    expect((await mmrun(['run', COUNTER, '--id', 'x', '-n', '1000'], dir)).code).toBe(0);
+    const ask = await mmrun(['rm', 'x'], dir);
+    expect(ask.code).toBe(2);
+    expect(ask.stderr).toContain('pass --yes');
+    expect(fs.existsSync(path.join(dir, 'x'))).toBe(true);
+    const live = spawnMmrun(
+      ['run', path.join(FIXTURES, 'stateful.ts'), '--id', 'live', '-n', '1e6', '--param', 'work=3000'],
+      dir,
+    );
+    await waitFor(() => peekRun(dir, 'live')?.status === 'running', 30_000, 'running');
+    const refused = await mmrun(['rm', 'live', '--yes'], dir);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('RUN_LOCKED');
+    live.child.kill('SIGTERM');
+    await live.exited;
+    const ok = await mmrun(['rm', 'x', '--yes'], dir);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'x'))).toBe(false);
+    expect(json<{ id: string }[]>(await mmrun(['list', '--json'], dir)).map((r) => r.id)).toEqual(['live']);
+  });
+
+  it('gc shows what it would do with --dry-run and removes only what matches', async () => {
+    const dir = fresh();
+    expect((await mmrun(['run', COUNTER, '--id', 'ok', '-n', '1000'], dir)).code).toBe(0);
+    expect((await mmrun(['run', path.join(FIXTURES, 'throws.ts'), '--id', 'bad'], dir)).code).toBe(1);
+    const none = await mmrun(['gc'], dir);
+    expect(none.code).toBe(2);
+    const dry = await mmrun(['gc', '--status', 'failed', '--dry-run'], dir);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^would remove bad {2}failed {2}500 rows/);
+    expect(fs.existsSync(path.join(dir, 'bad'))).toBe(true);
+    expect((await mmrun(['gc', '--status', 'failed', '--older-than', '1d', '--yes'], dir)).stderr).toContain(
+      'no run matches',
+    );
+    const gone = await mmrun(['gc', '--status', 'failed', '--yes'], dir);
+    expect(gone.code).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'bad'))).toBe(false);
+    expect(json<{ id: string }[]>(await mmrun(['list', '--json'], dir)).map((r) => r.id)).toEqual(['ok']);
+  });
+});
+
+describe('help and completion', () => {
+  it('every command has --help with an example; completion prints a script', async () => {
+    const dir = fresh();
+    for (const command of ['run', 'resume', 'list', 'show', 'verify', 'new', 'rm', 'gc']) {
+      const r = await mmrun([command, '--help'], dir);
+      expect(r.code, command).toBe(0);
+      expect(r.stdout, command).toContain('Examples:');
+    }
+    const completion = await mmrun(['completion'], dir);
+    expect(completion.stdout).toContain('mmrun');
+    expect(completion.stdout).toContain('complete');
+  });
+});
