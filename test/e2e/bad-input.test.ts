@@ -4,18 +4,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FIXTURES, hashFiles, mmrun, tempDir } from './cli.ts';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES, hashFiles, mmrun, tempDirs } from './cli.ts';
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
+const fresh = tempDirs();
 
 /** Every file under a directory (two levels: the runs dir and its run dirs), hashed. */
 function snapshot(dir: string): Record<string, string> {

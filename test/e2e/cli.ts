@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
+import { afterAll } from 'vitest';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BIN = path.join(ROOT, 'bin/mmrun.js');
@@ -26,6 +27,19 @@ export interface Cli {
 
 export function tempDir(prefix = 'mmrun-e2e-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A maker of temporary directories that are all removed after the test file. */
+export function tempDirs(prefix = 'mmrun-e2e-'): () => string {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = tempDir(prefix);
+    made.push(d);
+    return d;
+  };
 }
 
 /** Starts `mmrun <args>` as a child process with its own runs directory. */

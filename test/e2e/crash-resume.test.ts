@@ -2,18 +2,10 @@
 // segments are byte-identical to a run that never stopped.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FIXTURES, json, mmrun, peekRun, segmentHashes, sleep, spawnMmrun, tempDir, waitFor } from './cli.ts';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES, json, mmrun, peekRun, segmentHashes, sleep, spawnMmrun, tempDirs, waitFor } from './cli.ts';
 
-const dirs: string[] = [];
-const runsDir = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
+const runsDir = tempDirs();
 
 // ~1 s of compute per uninterrupted run, four segments, many flushes.
 const SCENARIOS = [

@@ -1,19 +1,10 @@
 // `mmrun resume <id> --iterations M`: a finished run continues to M rows, byte-identical to a
 // run that asked for M from the start — also when a crash splits the extension.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FIXTURES, mmrun, peekRun, segmentHashes, tempDir } from './cli.ts';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES, mmrun, peekRun, segmentHashes, tempDirs } from './cli.ts';
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
+const fresh = tempDirs();
 
 const STATEFUL = path.join(FIXTURES, 'stateful.ts');
 const COMMON = ['--seed', '8', '--segment-rows', '3000', '--flush-every', '1000'];

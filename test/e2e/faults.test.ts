@@ -5,18 +5,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FIXTURES, json, mmrun, peekRun, segmentHashes, sleep, spawnMmrun, tempDir, waitFor } from './cli.ts';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES, json, mmrun, peekRun, segmentHashes, sleep, spawnMmrun, tempDirs, waitFor } from './cli.ts';
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
+const fresh = tempDirs();
 
 const ARGS = ['--iterations', '40_000', '--seed', '11', '--flush-every', '2000', '--segment-rows', '9000'];
 const STATEFUL = path.join(FIXTURES, 'stateful.ts');

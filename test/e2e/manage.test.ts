@@ -2,18 +2,10 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, FIXTURES, json, mmrun, peekRun, spawnMmrun, tempDir, waitFor } from './cli.ts';
+import { describe, expect, it } from 'vitest';
+import { BIN, FIXTURES, json, mmrun, peekRun, spawnMmrun, tempDirs, waitFor } from './cli.ts';
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
+const fresh = tempDirs();
 
 const COUNTER = path.join(FIXTURES, 'counter.ts');
 

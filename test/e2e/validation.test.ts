@@ -3,18 +3,10 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, hashFiles, json, mmrun, tempDir } from './cli.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, hashFiles, json, mmrun, tempDirs } from './cli.ts';
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
+const fresh = tempDirs();
 
 /** Every file of a runs directory (catalog and run dirs), hashed. */
 function snapshot(runsDir: string): Record<string, string> {
