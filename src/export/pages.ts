@@ -4,19 +4,7 @@
 // exporting a 1 GiB segment would make the process 1 GiB large. MADV_DONTNEED on the pages
 // already consumed drops them from this process; they stay in the page cache and a later
 // access simply faults them in again, so this never changes what is read.
-// TODO: move into src/storage/mmap.ts (beside adviseSequential) once that file is free.
-import { createRequire } from 'node:module';
-import { adviseSequential } from '../storage/mmap.ts';
-
-interface AdviseBinding {
-  advise(buffer: Buffer, offset: number, length: number, advise: number): void;
-  readonly MADV_DONTNEED: number;
-  readonly PAGESIZE: number;
-}
-
-// ../storage/mmap.ts (imported above, so evaluated first) loads the addon with a clean
-// process.argv; this require gets that cached module rather than loading it again.
-const binding = createRequire(import.meta.url)('@riaskov/mmap-io') as AdviseBinding;
+import { adviseSequential, PAGE_SIZE, releasePages } from '../storage/mmap.ts';
 
 /**
  * A sequential reader's view of one mapping: `data` is a view into it (a segment's rows),
@@ -38,18 +26,16 @@ export class SequentialPages {
 
   /** Drops the pages that hold only bytes before `end` (an offset into `data`). */
   releaseBefore(end: number): void {
-    const to = Math.floor((this.#base + end) / binding.PAGESIZE) * binding.PAGESIZE;
+    const to = Math.floor((this.#base + end) / PAGE_SIZE) * PAGE_SIZE;
     if (to <= this.#released) return;
-    binding.advise(this.#mapping, this.#released, to - this.#released, binding.MADV_DONTNEED);
+    releasePages(this.#mapping, this.#released, to);
     this.#released = to;
   }
 
   /** Drops every page of the mapping. */
   releaseAll(): void {
     const to = this.#mapping.length;
-    if (to > this.#released) {
-      binding.advise(this.#mapping, this.#released, to - this.#released, binding.MADV_DONTNEED);
-    }
+    releasePages(this.#mapping, this.#released, to);
     this.#released = to;
   }
 }

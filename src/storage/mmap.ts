@@ -7,11 +7,13 @@ interface MmapBinding {
   map(size: number, protection: number, flags: number, fd: number, offset?: number, advise?: number): Buffer;
   sync(buffer: Buffer, offset: number, size: number, blocking: boolean, invalidate: boolean): void;
   advise(buffer: Buffer, advise: number): void;
+  advise(buffer: Buffer, offset: number, length: number, advise: number): void;
   readonly PROT_READ: number;
   readonly PROT_WRITE: number;
   readonly MAP_SHARED: number;
   readonly MAP_PRIVATE: number;
   readonly MADV_SEQUENTIAL: number;
+  readonly MADV_DONTNEED: number;
   readonly PAGESIZE: number;
 }
 
@@ -92,4 +94,13 @@ export function syncRange(buffer: Buffer, start: number, end: number, path: stri
 /** Hints the kernel that the mapping will be read front to back. */
 export function adviseSequential(buffer: Buffer): void {
   binding.advise(buffer, binding.MADV_SEQUENTIAL);
+}
+
+/**
+ * Drops bytes [from, to) (page-aligned offsets into the mapping) of a read-only shared
+ * mapping from this process's resident memory (MADV_DONTNEED). The pages stay in the page
+ * cache; a later read faults them in again, so what is read never changes.
+ */
+export function releasePages(buffer: Buffer, from: number, to: number): void {
+  if (to > from) binding.advise(buffer, from, to - from, binding.MADV_DONTNEED);
 }
