@@ -9,7 +9,7 @@ import { resolveRunsDir } from '../runner/run.ts';
 import { MinMaxDownsampler } from './downsample.ts';
 import { findFontFiles } from './font.ts';
 import { checkBins, chooseEdges, Histogram } from './histogram.ts';
-import { type ChartSpec, chartSvg, svgToPng } from './render.ts';
+import { type ChartSpec, chartSvg, plotArea, svgToPng } from './render.ts';
 import { formatNumber } from './ticks.ts';
 import {
   type ColumnSelection,
@@ -184,40 +184,28 @@ function lineChart(facts: Facts, width: number, height: number, pass: Pass): Dra
     if (down.max[c]! > hi) hi = down.max[c]!;
   }
   checkSomeFinite(facts, finite, down.skipped);
-  const rowsPerPixel = rows / down.columns;
-  const notes = [
-    `${formatNumber(rows)} row${rows === 1 ? '' : 's'}`,
-    ...(rowsPerPixel > 1
-      ? [`≈${formatNumber(Math.round(rowsPerPixel))} rows per pixel column, drawn as their min–max`]
-      : []),
-    ...commonNotes(facts, down.skipped),
-  ];
   const margin = hi > lo ? (hi - lo) * 0.05 : Math.max(Math.abs(hi) * 0.1, column.integer ? 1 : 0.5);
   // A few points get dots, and room around them so that none is cut by the frame.
   const markers = rows <= width / 10;
   const xMargin = rows === 1 ? 0.5 : markers ? (rows - 1) * 0.03 : 0;
-  return {
-    spec: {
-      width,
-      height,
-      title: `${facts.runId}: ${column.label}`,
-      notes,
-      x: { title: 'iteration', lo: -xMargin, hi: rows - 1 + xMargin, integer: true },
-      y: { title: column.label, lo: lo - margin, hi: hi + margin, integer: column.integer },
-      data: {
-        kind: 'line',
-        x,
-        first: down.first,
-        min: down.min,
-        max: down.max,
-        last: down.last,
-        markers,
-      },
-    },
-    values: finite,
-    skipped: down.skipped,
-    rowsPerPixel,
+  const notes = (rowsPerPixel: number): string[] => [
+    `${formatNumber(rows)} row${rows === 1 ? '' : 's'}`,
+    ...(rowsPerPixel > 1.5 ? [`min–max of ≈${formatNumber(Math.round(rowsPerPixel))} rows per pixel column`] : []),
+    ...commonNotes(facts, down.skipped),
+  ];
+  const spec: ChartSpec = {
+    width,
+    height,
+    title: `${facts.runId}: ${column.label}`,
+    // Notes as long as the final ones, so that the plot area is the same.
+    notes: notes(rows / width),
+    x: { title: 'iteration', lo: -xMargin, hi: rows - 1 + xMargin, integer: true },
+    y: { title: column.label, lo: lo - margin, hi: hi + margin, integer: column.integer },
+    data: { kind: 'line', x, first: down.first, min: down.min, max: down.max, last: down.last, markers },
   };
+  const area = plotArea(spec);
+  const rowsPerPixel = Math.max(1, rows / (area.right - area.left));
+  return { spec: { ...spec, notes: notes(rowsPerPixel) }, values: finite, skipped: down.skipped, rowsPerPixel };
 }
 
 function histogramChart(facts: Facts, width: number, height: number, bins: number | undefined, pass: Pass): Drawn {

@@ -1,5 +1,6 @@
-// Charts as SVG, written directly (the layout is simple and must be pixel-exact: one data
-// column per device pixel), and rasterized to PNG by resvg with an explicit font file.
+// Charts as SVG, written directly (the layout is simple and must be pixel-exact: a line
+// chart draws one vertical stroke per device pixel column), and rasterized to PNG by resvg
+// with an explicit font file.
 import { Resvg } from '@resvg/resvg-js';
 import { FONT_FAMILY, textWidth } from './font.ts';
 import { type Ticks, tickFormat, ticks } from './ticks.ts';
@@ -65,8 +66,13 @@ const COLOR = {
   data: '#1f77b4',
 } as const;
 
-/** Sizes at the reference size of 800 × 450; larger images scale them up. */
+/** Sizes at the reference size of 800 × 450; other sizes scale them, by 0.85 to 2.5. */
 const BASE = { pad: 14, title: 16, note: 12, tick: 12, label: 13, tickLength: 5 } as const;
+
+/** Where the data of a chart of this spec is drawn; its notes do not change the width. */
+export function plotArea(spec: ChartSpec): PlotArea {
+  return layout(spec).area;
+}
 
 /**
  * The chart as a standalone SVG document. Text is set in DejaVu Sans (falling back to
@@ -87,8 +93,8 @@ export function chartSvg(spec: ChartSpec): string {
     `<defs><clipPath id="plot-area"><rect x="${left}" y="${top}" width="${right - left}" height="${bottom - top}"/></clipPath></defs>`,
   );
 
-  // Grid lines, and the zero line a little darker, under the data.
-  // A grid line on the frame would thicken it; a tick on the frame's edge is drawn inside it.
+  // Grid lines under the data, the zero line a little darker. One on the frame would thicken
+  // it, so none is drawn there; a tick at the frame's very edge is drawn just inside it.
   const grid: string[] = [];
   const inside = (p: number, lo: number, hi: number) => p > lo + 1 && p < hi - 1;
   const clamp = (p: number, lo: number, hi: number) => Math.min(Math.max(p, lo + 0.5), hi - 0.5);

@@ -47,7 +47,8 @@ export function decodePng(file: Buffer): Png {
   const channels = colorType === 6 ? 4 : 3;
   const stride = width * channels;
   const raw = zlib.inflateSync(Buffer.concat(idat));
-  if (raw.length !== height * (stride + 1)) throw new Error(`PNG data is ${raw.length} bytes, not ${height * (stride + 1)}`);
+  if (raw.length !== height * (stride + 1))
+    throw new Error(`PNG data is ${raw.length} bytes, not ${height * (stride + 1)}`);
   const rows = new Uint8Array(height * stride);
   for (let y = 0; y < height; y++) {
     const filter = raw[y * (stride + 1)]!;

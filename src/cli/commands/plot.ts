@@ -30,7 +30,12 @@ export const plotCommand: CommandModule<object, PlotArgs> = {
         demandOption: true,
         describe: 'the column to draw; an element of a vector column as v[2]',
       })
-      .option('kind', { alias: 'k', choices: PLOT_KINDS, default: 'line' as PlotKind, describe: 'chart' })
+      .option('kind', {
+        alias: 'k',
+        choices: PLOT_KINDS,
+        default: 'line' as PlotKind,
+        describe: 'line: the column over iterations; hist: its histogram',
+      })
       .option('out', {
         alias: 'o',
         type: 'string',
@@ -59,7 +64,7 @@ export const plotCommand: CommandModule<object, PlotArgs> = {
       })
       .example('$0 plot walk-1 --column position', 'walk-1-position.png: position over iterations')
       .example('$0 plot walk-1 -c position --kind hist --bins 80 --out hist.svg', 'its histogram, as SVG')
-      .example('$0 plot lorenz-1 -c xyz[2] --width 1600 --height 900', 'one element of a vector column'),
+      .example("$0 plot lorenz-1 -c 'xyz[2]' --width 1600 --height 900", 'one element of a vector column'),
   handler: deferred((argv: ArgumentsCamelCase<PlotArgs>) => {
     const result = plotRun({
       runId: argv['run-id'],
