@@ -1,0 +1,288 @@
+/**
+ * mmrun's benchmarks against its anchors (issue 6): `npm run bench` (full, several minutes)
+ * or `npm run bench -- --quick` (under two minutes, smaller sizes, for CI, which does not
+ * assert speed). Progress goes to stderr; stdout gets a table and, last, one JSON line with
+ * every figure: `{ "<key>": { value, median, min, max, n, target, met } | null, … }`.
+ * See bench/README.md for what each figure means and how it is measured.
+ */
+import * as os from 'node:os';
+import { extras } from './extras.ts';
+import { kills } from './kills.ts';
+import { killChildren, removeAllTemps } from './lib/proc.ts';
+import { fmt, fmtSummary, type Summary, table } from './lib/stats.ts';
+import { memory } from './memory.ts';
+import { resumeStart } from './resume.ts';
+import { throughput } from './throughput.ts';
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+
+const argv = process.argv.slice(2);
+const unknown = argv.filter((a) => a !== '--quick');
+if (unknown.length > 0) {
+  process.stderr.write(`bench: unknown argument ${unknown.join(' ')}; usage: npm run bench [-- --quick]\n`);
+  process.exit(2);
+}
+const quick = argv.includes('--quick');
+
+const CONFIG = quick
+  ? {
+      reps: 3,
+      rows: 4_000_000,
+      numpyRows: 200_000,
+      exampleRows: { pi: 100_000, walk: 500_000, lorenz: 20_000 },
+      msyncFlushes: 3,
+      commits: 50,
+      kills: 3,
+      killDelayMs: [300, 1200] as const,
+      bigBytes: 256 * MiB,
+      smallBytes: 4 * MiB,
+      rssBytes: 1 * GiB,
+    }
+  : {
+      reps: 5,
+      rows: 16_000_000,
+      numpyRows: 1_000_000,
+      exampleRows: { pi: 1_000_000, walk: 4_000_000, lorenz: 200_000 },
+      msyncFlushes: 6,
+      commits: 200,
+      kills: 10,
+      killDelayMs: [300, 3000] as const,
+      bigBytes: 4 * GiB,
+      smallBytes: 4 * MiB,
+      rssBytes: 8 * GiB,
+    };
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const cleanUp = () => {
+  killChildren();
+  removeAllTemps();
+};
+process.on('exit', cleanUp);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    cleanUp();
+    process.exit(128 + (os.constants.signals[signal] ?? 0));
+  });
+}
+
+const KEYS = [
+  'overheadVsBareLoop',
+  'speedupVsNumpy',
+  'flushOverhead',
+  'resumeStartRatio',
+  'rssAnonMiB',
+  'lostRowsPerKillMax',
+] as const;
+type Key = (typeof KEYS)[number];
+
+const TARGETS: Record<Key, { op: '<=' | '>='; limit: number }> = {
+  overheadVsBareLoop: { op: '<=', limit: 1.1 },
+  speedupVsNumpy: { op: '>=', limit: 20 },
+  flushOverhead: { op: '<=', limit: 0.03 },
+  resumeStartRatio: { op: '<=', limit: 1.2 },
+  rssAnonMiB: { op: '<=', limit: 100 },
+  lostRowsPerKillMax: { op: '<=', limit: 1 },
+};
+
+interface Figure extends Summary {
+  /** The figure itself: the median of the repetitions (for lostRowsPerKillMax, the max over kills). */
+  readonly value: number;
+  readonly target: string;
+  readonly met: boolean;
+}
+
+const figures: Partial<Record<Key, Figure | null>> = {};
+const notes: Partial<Record<Key, string>> = {};
+const reasons: Partial<Record<Key, string>> = {};
+const also: [string, string, string][] = [];
+const errors: string[] = [];
+
+function record(key: Key, s: Summary | null, note: string, value = s?.median): void {
+  if (s === null || value === undefined) {
+    figures[key] = null;
+    reasons[key] ??= note;
+    return;
+  }
+  const t = TARGETS[key];
+  const round = (x: number) => Number(x.toPrecision(4));
+  figures[key] = {
+    value: round(value),
+    median: round(s.median),
+    min: round(s.min),
+    max: round(s.max),
+    n: s.n,
+    target: `${t.op} ${t.limit}`,
+    met: t.op === '<=' ? value <= t.limit : value >= t.limit,
+  };
+  notes[key] = note;
+}
+
+async function section<T>(name: string, keys: readonly Key[], run: () => Promise<T>): Promise<T | undefined> {
+  log(`== ${name}`);
+  const t0 = performance.now();
+  try {
+    return await run();
+  } catch (error) {
+    const message = (error as Error)?.message ?? String(error);
+    errors.push(`${name}: ${message}`);
+    for (const key of keys) {
+      figures[key] = null;
+      reasons[key] = `${name} failed: ${message}`;
+    }
+    log(`  FAILED: ${message}`);
+    return undefined;
+  } finally {
+    log(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+}
+
+const started = new Date();
+const loadBefore = os.loadavg()[0]!;
+const benchT0 = performance.now();
+const mb = (bytes: number) => (bytes >= GiB ? `${(bytes / GiB).toFixed(2)} GiB` : `${(bytes / MiB).toFixed(1)} MiB`);
+const rate = (s: Summary) => `${fmtSummary(s)} rows/s`;
+
+const tp = await section(
+  'throughput: mmrun vs bare loop vs NumPy recipe',
+  ['overheadVsBareLoop', 'speedupVsNumpy', 'flushOverhead'],
+  () => throughput({ reps: CONFIG.reps, rows: CONFIG.rows, numpyRows: CONFIG.numpyRows, diagnostics: !quick, log }),
+);
+if (tp) {
+  record(
+    'overheadVsBareLoop',
+    tp.overheadVsBareLoop,
+    `${fmt(CONFIG.rows)} rows of the cheap 4×f8 experiment: whole startRun ${fmt(tp.mmrunWallMs.median)} ms vs bare loop ${fmt(tp.bareWallMs.median)} ms (medians); in CPU time ${fmtSummary(tp.overheadCpu)}`,
+  );
+  record(
+    'speedupVsNumpy',
+    tp.speedupVsNumpy,
+    tp.speedupVsNumpy
+      ? `mmrun ${rate(tp.mmrunRowsPerSecond)} vs NumPy recipe (random.random) ${rate(tp.numpyRowsPerSecond!)}, ${fmt(CONFIG.numpyRows)} rows, ${tp.numpyVersion}`
+      : (tp.speedupVsNumpyReason ?? 'NumPy recipe not run'),
+  );
+  record(
+    'flushOverhead',
+    tp.flushOverhead,
+    `loop time (RunResult.elapsedMs) with the default policy (${tp.flushes} flushes of 1M rows) vs one flush at the end; end-only ${rate(tp.endOnlyRowsPerSecond)}; in CPU time ${fmtSummary(tp.flushOverheadCpu)}`,
+  );
+  if (tp.mappedVsBare) {
+    also.push([
+      'bare loop into a mapped segment ÷ into a Float64Array',
+      fmtSummary(tp.mappedVsBare),
+      'the page faults of a shared file mapping alone',
+    ]);
+  }
+  also.push([
+    'system CPU time: mmrun run / bare loop (ms)',
+    `${fmt(tp.mmrunSysMs.median)} / ${fmt(tp.bareSysMs.median)}`,
+    'medians',
+  ]);
+  if (tp.speedupVsNumpyGenerator) {
+    also.push([
+      'speedup vs NumPy recipe drawing from np.random.Generator',
+      fmtSummary(tp.speedupVsNumpyGenerator),
+      `recipe ${rate(tp.numpyGeneratorRowsPerSecond!)}`,
+    ]);
+  }
+}
+
+const ex = await section('examples, msync per flush, catalog commit', [], () =>
+  extras({
+    reps: CONFIG.reps,
+    exampleRows: CONFIG.exampleRows,
+    msyncFlushes: CONFIG.msyncFlushes,
+    commits: CONFIG.commits,
+    log,
+  }),
+);
+if (ex) {
+  for (const [name, s] of Object.entries(ex.examples)) {
+    also.push([
+      `experiments/${name}.ts rows/s`,
+      fmtSummary(s),
+      `${fmt(CONFIG.exampleRows[name as keyof typeof CONFIG.exampleRows])} rows, RunResult.rowsPerSecond`,
+    ]);
+  }
+  also.push([
+    'msync per flush (ms)',
+    fmtSummary(ex.msyncMs),
+    `${mb(ex.msyncBytes)} of new rows (1M cheap rows), ${fmt(ex.msyncBytes / 1e6 / (ex.msyncMs.median / 1000))} MB/s`,
+  ]);
+  also.push(['catalog commit (ms)', fmtSummary(ex.commitMs), 'Catalog.checkpoint: WAL, synchronous=FULL']);
+}
+
+const kl = await section(`kill -9 × ${CONFIG.kills}`, ['lostRowsPerKillMax'], () =>
+  kills({ kills: CONFIG.kills, delayMs: CONFIG.killDelayMs, log }),
+);
+if (kl) {
+  record(
+    'lostRowsPerKillMax',
+    kl.ratios,
+    `${CONFIG.kills} kill -9s of the CLI ${CONFIG.killDelayMs[0]}–${CONFIG.killDelayMs[1]} ms into a run; recomputed rows ${fmtSummary(kl.lostRows)}; bound min(N, T·rate) = ${fmt(kl.bound)} rows at ${rate(kl.rowsPerSecond)}`,
+    kl.lostRowsPerKillMax,
+  );
+}
+
+const rs = await section(
+  `resume start: ${mb(CONFIG.bigBytes)} vs ${mb(CONFIG.smallBytes)} flushed`,
+  ['resumeStartRatio'],
+  () => resumeStart({ reps: CONFIG.reps, bigBytes: CONFIG.bigBytes, smallBytes: CONFIG.smallBytes, log }),
+);
+if (rs) {
+  record(
+    'resumeStartRatio',
+    rs.resumeStartRatio,
+    `\`mmrun resume\`, spawn → first new iteration: ${mb(rs.bigFlushedBytes)} flushed (${rs.segmentsBig} segments) ${fmtSummary(rs.bigMs)} ms vs ${mb(rs.smallFlushedBytes)} ${fmtSummary(rs.smallMs)} ms${quick ? ' — quick mode: 256 MiB stands in for 4 GiB' : ''}`,
+  );
+}
+
+const mem = await section(`memory while writing ${mb(CONFIG.rssBytes)}`, ['rssAnonMiB'], () =>
+  memory({ reps: CONFIG.reps, bytes: CONFIG.rssBytes, log }),
+);
+if (mem) {
+  record(
+    'rssAnonMiB',
+    mem.rssAnonMiB,
+    `peak RssAnon of \`mmrun run\` writing ${mb(CONFIG.rssBytes)} (256-byte rows), sampled every 50 ms; peak RssFile ${fmtSummary(mem.rssFileMiB)} MiB; ${fmtSummary(mem.mbPerSecond)} MB/s${quick ? ' — quick mode: 1 GiB stands in for 8 GiB' : ''}`,
+  );
+}
+
+const seconds = (performance.now() - benchT0) / 1000;
+const cpu = os.cpus();
+const header = `mmrun bench — ${quick ? 'quick' : 'full'} mode, ${started.toISOString()}, node ${process.version}, ${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, load average ${loadBefore.toFixed(1)} → ${os.loadavg()[0]!.toFixed(1)}, ${seconds.toFixed(0)} s`;
+const rows = KEYS.map((key) => {
+  const f = figures[key];
+  const t = TARGETS[key];
+  if (!f) return [key, 'null', '—', '—', '—', `${t.op === '<=' ? '≤' : '≥'} ${t.limit}`, '—'];
+  return [
+    key,
+    fmt(f.value),
+    fmt(f.median),
+    fmt(f.min),
+    fmt(f.max),
+    `${t.op === '<=' ? '≤' : '≥'} ${t.limit}`,
+    f.met ? 'yes' : 'NO',
+  ];
+});
+const out: string[] = [header, ''];
+out.push(table(['figure', 'value', 'median', 'min', 'max', 'target', 'met'], rows));
+out.push('');
+for (const key of KEYS) out.push(`${key}: ${figures[key] ? notes[key] : `null — ${reasons[key] ?? 'not measured'}`}`);
+out.push('', 'also measured (table only):');
+out.push(table(['what', 'median (min–max)', 'notes'], also));
+if (errors.length > 0) out.push('', ...errors.map((e) => `ERROR ${e}`));
+out.push('');
+const json: Record<string, unknown> = {};
+for (const key of KEYS) json[key] = figures[key] ?? null;
+Object.assign(json, {
+  reasons,
+  mode: quick ? 'quick' : 'full',
+  date: started.toISOString(),
+  node: process.version,
+  cpus: cpu.length,
+  seconds: Math.round(seconds),
+});
+process.stdout.write(`${out.join('\n')}\n${JSON.stringify(json)}\n`);
+process.exitCode = errors.length > 0 ? 1 : 0;
