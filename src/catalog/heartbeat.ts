@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import { type Helper, startHelper } from '../threads.ts';
 
 /**
  * How often the owner of a run records that it is alive.
@@ -23,29 +23,10 @@ parentPort.once('message', () => { clearInterval(timer); db.close(); parentPort.
 `;
 
 /** A heartbeat running in a worker thread until `stop()`. */
-export interface Heartbeat {
-  stop(): Promise<void>;
-}
+export type Heartbeat = Helper;
 
 /** Starts beating for run `id` owned by this process, in the catalog file `file`. */
 export function startHeartbeat(file: string, id: string, intervalMs = HEARTBEAT_MS): Heartbeat {
   const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER, {
-    eval: true,
-    workerData: { sqlite, file, id, pid: process.pid, intervalMs },
-  });
-  worker.unref();
-  worker.on('error', () => {});
-  return {
-    async stop() {
-      // Referenced while stopping, so the wait itself keeps the process alive.
-      worker.ref();
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      worker.postMessage('stop');
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
-      clearTimeout(timer);
-      await worker.terminate();
-    },
-  };
+  return startHelper(WORKER, { sqlite, file, id, pid: process.pid, intervalMs });
 }

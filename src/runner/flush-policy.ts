@@ -42,18 +42,14 @@ export function normalizeFlushPolicy(options: Partial<FlushPolicy> = {}): FlushP
 }
 
 /**
- * Decides, cheaply, when the loop leaves its fast path. The loop calls `due(i)` after
- * every iteration: one integer comparison. Only at a checkpoint does it read the clock
- * (`check`), which adapts how many iterations pass between clock reads so that the clock
- * is read roughly every `CHECK_MS` whatever the step costs.
+ * Decides when a flush is due. The loop leaves its fast path at `next` (the count-based
+ * flush or a segment's end) or when the ticker says time passed; only then does it read
+ * the clock and ask `check`.
  */
 export class Pacer {
-  static readonly CHECK_MS = 2;
   readonly #policy: FlushPolicy;
-  /** The next iteration index at which `check` must run. */
+  /** The iteration index at which the loop must look even if no tick came. */
   next = 0;
-  #stride = 1;
-  #lastCheck = 0;
   #lastFlushAt = 0;
   #flushedRows = 0;
 
@@ -61,16 +57,11 @@ export class Pacer {
     this.#policy = policy;
     this.#flushedRows = flushedRows;
     this.#lastFlushAt = now;
-    this.#lastCheck = now;
-    this.next = flushedRows + 1;
+    this.next = flushedRows + policy.every;
   }
 
   /** Whether a flush is due at row count `i` (rows [0, i) written) at time `now` (ms). */
   check(i: number, now: number): boolean {
-    const elapsed = now - this.#lastCheck;
-    if (elapsed < Pacer.CHECK_MS / 2 && this.#stride < 1 << 24) this.#stride *= 2;
-    else if (elapsed > Pacer.CHECK_MS * 2 && this.#stride > 1) this.#stride >>>= 1;
-    this.#lastCheck = now;
     return (
       i - this.#flushedRows >= this.#policy.every || now - this.#lastFlushAt >= this.#policy.intervalSeconds * 1000
     );
@@ -82,8 +73,8 @@ export class Pacer {
     this.#lastFlushAt = now;
   }
 
-  /** Sets `next`: the earlier of the next clock read and the next count-based flush, capped by `limit`. */
-  schedule(i: number, limit: number): void {
-    this.next = Math.min(i + this.#stride, this.#flushedRows + this.#policy.every, limit);
+  /** Sets `next`: the next count-based flush, capped by `limit` (the segment's or run's end). */
+  schedule(limit: number): void {
+    this.next = Math.min(this.#flushedRows + this.#policy.every, limit);
   }
 }

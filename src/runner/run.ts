@@ -20,6 +20,7 @@ import { defaultSegmentRows, SegmentedArray } from '../storage/segmented-array.t
 import { type FlushPolicy, normalizeFlushPolicy, Pacer } from './flush-policy.ts';
 import { openRunLog } from './log.ts';
 import { decodeState, encodeState } from './state.ts';
+import { startTicker } from './ticker.ts';
 
 /**
  * Lets a caller ask a running loop to flush now and keep going — e.g. on a cluster's
@@ -568,9 +569,11 @@ async function drive(s: Session): Promise<RunResult> {
   };
 
   const heartbeat = startHeartbeat(catalog.file, id);
+  const ticker = startTicker();
+  const tick = ticker.flag;
   try {
     if (i < end) openSegmentAt(i);
-    pacer.schedule(i, Math.min(segEnd, end));
+    pacer.schedule(Math.min(segEnd, end));
     while (i < end) {
       rng.reset(i);
       let row: unknown;
@@ -584,7 +587,8 @@ async function drive(s: Session): Promise<RunResult> {
       }
       write(row, i, i - segFirst);
       i++;
-      if (i < pacer.next) continue;
+      if (i < pacer.next && tick[0] === 0) continue;
+      tick[0] = 0;
 
       const now = performance.now();
       const due = pacer.check(i, now) || s.flushRequest?.take() === true;
@@ -616,7 +620,7 @@ async function drive(s: Session): Promise<RunResult> {
         log.info({ event: 'interrupted', signal: reason, flushedRows }, 'run interrupted');
         return result('interrupted', { stopReason: reason });
       }
-      pacer.schedule(i, Math.min(segEnd, end));
+      pacer.schedule(Math.min(segEnd, end));
     }
     if (i > flushedRows || flushes === 0) flush();
     catalog.finish(id, 'completed', { type: 'completed', data: { rows: end } });
@@ -651,6 +655,6 @@ async function drive(s: Session): Promise<RunResult> {
     log.error({ event: 'failed', iteration: i, code: error.code, err: error }, 'run failed');
     return result('failed', { error });
   } finally {
-    await heartbeat.stop();
+    await Promise.all([heartbeat.stop(), ticker.stop()]);
   }
 }

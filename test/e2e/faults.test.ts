@@ -106,6 +106,19 @@ describe('signals', () => {
     expect(segmentHashes(dir, 's')).toEqual(await reference());
   });
 
+  it('a signal is handled promptly after a synchronous loop slows down by 1000x', async () => {
+    const dir = fresh();
+    const cli = spawnMmrun(['run', path.join(FIXTURES, 'slowdown.ts'), '--id', 'slow', '--flush-every', '250000'], dir);
+    await waitFor(() => (peekRun(dir, 'slow')?.flushedRows ?? 0) >= 1_000_000, 60_000, 'the fast phase');
+    await sleep(500);
+    const t = Date.now();
+    cli.child.kill('SIGTERM');
+    const r = await cli.exited;
+    expect(r.code, r.stderr).toBe(143);
+    // The loop looks every 2 ms whatever the pace; the margin is for a shared machine.
+    expect(Date.now() - t).toBeLessThan(3000);
+  });
+
   it('--checkpoint-signal SIGUSR1 flushes and keeps running', async () => {
     const dir = fresh();
     const cli = spawnMmrun(

@@ -44,36 +44,38 @@ describe('normalizeFlushPolicy', () => {
 
 /**
  * Drives a pacer the way the runner's loop does: after each row, nothing unless the row
- * count reached `next`; then check, flush if due or at the limit, schedule.
+ * count reached `next` or a tick came (`tickEvery` rows: the ticker thread's flag); then
+ * check, flush if due or at the limit, schedule.
  * `clock(i)` gives the time in ms when row count i is reached.
  */
 function simulate(
   policy: { every: number; intervalSeconds: number },
   rows: number,
   clock: (i: number) => number,
+  tickEvery = Number.POSITIVE_INFINITY,
   start = 0,
 ): { flushes: number[]; checks: number[] } {
   const pacer = new Pacer(policy, start, clock(start));
   const flushes: number[] = [];
   const checks: number[] = [];
-  pacer.schedule(start, rows);
+  pacer.schedule(rows);
   for (let i = start + 1; i <= rows; i++) {
-    if (i < pacer.next) continue;
+    if (i < pacer.next && i % tickEvery !== 0) continue;
     checks.push(i);
     const now = clock(i);
     if (pacer.check(i, now) || i === rows) {
       pacer.flushed(i, now);
       flushes.push(i);
     }
-    pacer.schedule(i, rows);
+    pacer.schedule(rows);
   }
   return { flushes, checks };
 }
 
 describe('Pacer', () => {
-  it('starts checking right after the flushed row', () => {
-    expect(new Pacer(DEFAULT_FLUSH_POLICY, 0, 0).next).toBe(1);
-    expect(new Pacer(DEFAULT_FLUSH_POLICY, 750, 0).next).toBe(751);
+  it('first looks at the count-based flush after the flushed row', () => {
+    expect(new Pacer(DEFAULT_FLUSH_POLICY, 0, 0).next).toBe(DEFAULT_FLUSH_POLICY.every);
+    expect(new Pacer({ every: 100, intervalSeconds: 1 }, 750, 0).next).toBe(850);
   });
 
   it('count-based: due exactly when `every` rows were written since the last flush', () => {
@@ -104,80 +106,37 @@ describe('Pacer', () => {
     expect(pacer.check(10, 5100)).toBe(true);
   });
 
-  it('with a frozen clock, flushes happen exactly at every multiple of `every` and at the end', () => {
-    const { flushes } = simulate({ every: 1000, intervalSeconds: 10 }, 10_500, () => 0);
+  it('without ticks, flushes happen exactly at every multiple of `every` and at the end', () => {
+    const { flushes, checks } = simulate({ every: 1000, intervalSeconds: 10 }, 10_500, () => 0);
     expect(flushes).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10_000, 10_500]);
+    expect(checks).toEqual(flushes);
   });
 
-  it('with a frozen clock, clock reads thin out: the stride doubles', () => {
-    const { checks } = simulate({ every: 1e9, intervalSeconds: 1e9 }, 1 << 12, () => 0);
-    const gaps = checks.slice(1, 9).map((c, k) => c - checks[k]!);
-    expect(gaps).toEqual([2, 4, 8, 16, 32, 64, 128, 256]);
-    expect(checks.length).toBeLessThan(14);
-  });
-
-  it('a slow step (10 ms per row) makes it check every row and flush on time', () => {
-    const { checks, flushes } = simulate({ every: 1e9, intervalSeconds: 1 }, 500, (i) => i * 10);
-    expect(checks).toEqual(Array.from({ length: 500 }, (_, k) => k + 1));
+  it('a slow step (10 ms per row, a tick every row) flushes on time', () => {
+    const { flushes } = simulate({ every: 1e9, intervalSeconds: 1 }, 500, (i) => i * 10, 1);
     expect(flushes).toEqual([100, 200, 300, 400, 500]);
   });
 
-  it('time-based flushes land within one check of the interval for a fast step', () => {
-    // 1 µs per row: 10 ms interval = 10,000 rows; checks happen about every 2 ms.
-    const { flushes } = simulate({ every: 1e9, intervalSeconds: 0.01 }, 100_000, (i) => i / 1000);
+  it('time-based flushes land within one tick of the interval for a fast step', () => {
+    // 1 µs per row, a tick every 2 ms (2,000 rows): a 10 ms interval is 10,000 rows.
+    const { flushes } = simulate({ every: 1e9, intervalSeconds: 0.01 }, 100_000, (i) => i / 1000, 2000);
     expect(flushes.length).toBeGreaterThanOrEqual(9);
     let last = 0;
     for (const f of flushes.slice(0, -1)) {
       expect(f - last).toBeGreaterThanOrEqual(10_000);
-      expect(f - last).toBeLessThanOrEqual(10_000 + 4_000);
+      expect(f - last).toBeLessThanOrEqual(10_000 + 2_000);
       last = f;
     }
   });
 
-  it('schedule never skips past the next count flush or the limit', () => {
+  it('schedule never goes past the next count flush or the limit', () => {
     const pacer = new Pacer({ every: 100, intervalSeconds: 10 }, 0, 0);
-    // Make the stride huge with fast checks.
-    for (let k = 0; k < 30; k++) pacer.check(1, 0);
-    pacer.schedule(10, 1e9);
+    pacer.schedule(1e9);
     expect(pacer.next).toBe(100);
-    pacer.schedule(10, 37);
+    pacer.schedule(37);
     expect(pacer.next).toBe(37);
     pacer.flushed(100, 0);
-    pacer.schedule(100, 1e9);
+    pacer.schedule(1e9);
     expect(pacer.next).toBe(200);
-  });
-
-  it('the stride grows while checks are fast and shrinks when they are slow', () => {
-    const pacer = new Pacer({ every: 1e12, intervalSeconds: 1e9 }, 0, 0);
-    const stride = (i: number) => {
-      pacer.schedule(i, Number.MAX_SAFE_INTEGER);
-      return pacer.next - i;
-    };
-    expect(stride(0)).toBe(1);
-    let now = 0;
-    const sizes: number[] = [];
-    for (let k = 0; k < 6; k++) {
-      pacer.check(1, now);
-      sizes.push(stride(1));
-    }
-    expect(sizes).toEqual([2, 4, 8, 16, 32, 64]);
-    // A check in the comfortable band (between CHECK_MS / 2 and 2 × CHECK_MS) keeps it.
-    now += Pacer.CHECK_MS;
-    pacer.check(1, now);
-    expect(stride(1)).toBe(64);
-    const shrinking: number[] = [];
-    for (let k = 0; k < 8; k++) {
-      now += Pacer.CHECK_MS * 10;
-      pacer.check(1, now);
-      shrinking.push(stride(1));
-    }
-    expect(shrinking).toEqual([32, 16, 8, 4, 2, 1, 1, 1]);
-  });
-
-  it('the stride stops growing at 2^24', () => {
-    const pacer = new Pacer({ every: 1e12, intervalSeconds: 1e9 }, 0, 0);
-    for (let k = 0; k < 40; k++) pacer.check(1, 0);
-    pacer.schedule(0, Number.MAX_SAFE_INTEGER);
-    expect(pacer.next).toBe(2 ** 24);
   });
 });
