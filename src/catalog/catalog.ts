@@ -272,7 +272,11 @@ export class Catalog {
    * Takes ownership of a run to resume it. Refused for a completed run and for a run whose
    * owner is alive; a dead owner's run is marked `crashed` and taken over.
    */
-  claim(id: string, owner: Owner, options: { extendTo?: number } = {}): RunRecord {
+  claim(
+    id: string,
+    owner: Owner,
+    options: { extendTo?: number; expect?: { flushedRows: number; iterations: number } } = {},
+  ): RunRecord {
     return this.#tx(() => {
       let run = this.#get(id);
       if (!run) {
@@ -291,6 +295,15 @@ export class Catalog {
         }
         this.#markCrashed(run);
         run = this.#get(id)!;
+      }
+      const expected = options.expect;
+      if (expected && (expected.flushedRows !== run.flushedRows || expected.iterations !== run.iterations)) {
+        // Checked against one state, claimed in another: another process moved the run meanwhile.
+        throw new MmrunError(
+          'RUN_LOCKED',
+          `run '${id}' changed while this resume was checking it (${expected.flushedRows} → ${run.flushedRows} flushed rows)`,
+          { remedy: 'another process is working on it; see `mmrun show`, then resume again' },
+        );
       }
       if (options.extendTo !== undefined && options.extendTo > run.iterations) {
         // More iterations for the same run: the experiment, seed and rows so far stay.

@@ -235,26 +235,21 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
       },
       currentOwner(),
     );
-    fs.mkdirSync(runDir, { recursive: true });
-    fsyncDir(runsDir);
-    const log = openRunLog(runDir, { run: id });
-    log.info({ event: 'started', experiment: loaded.name, path: loaded.path, iterations, seed, params }, 'run started');
-    const ctx = makeContext(params, seed, id, log, rng);
-    try {
+    // From here the run is ours: a failure before the loop is recorded, never left `running`.
+    const { log, ctx } = await owned(catalog, id, async () => {
+      fs.mkdirSync(runDir, { recursive: true });
+      fsyncDir(runsDir);
+      const log = openRunLog(runDir, { run: id });
+      log.info(
+        { event: 'started', experiment: loaded.name, path: loaded.path, iterations, seed, params },
+        'run started',
+      );
+      const ctx = makeContext(params, seed, id, log, rng);
       ctx.state = await callInit(loaded, ctx);
       catalog.checkpoint(id, 0, encodeState(ctx.state, 0));
-    } catch (error) {
-      const e = error as MmrunError;
-      catalog.finish(
-        id,
-        'failed',
-        { type: 'failed', data: { code: e.code, message: e.message } },
-        { message: `${e.code}: ${e.message}` },
-      );
-      log.error({ event: 'failed', code: e.code, err: e }, 'init failed');
-      throw error;
-    }
-    options.onStart?.({ id, runDir, experiment: loaded.name, seed, iterations, startRow: 0, resumed: false });
+      options.onStart?.({ id, runDir, experiment: loaded.name, seed, iterations, startRow: 0, resumed: false });
+      return { log, ctx };
+    });
     return await drive({
       id,
       runDir,
@@ -327,7 +322,10 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
     const array = new SegmentedArray(runDir, runLayout, { totalRows, segmentRows: before.segmentRows }, `run '${id}'`);
     // After an extension, the segment that held the old last row must grow; it may still
     // have its old size if this is the extension itself or a crash came before the growth.
-    const growing = pendingGrowth(array, extending ? before.iterations : catalog.extendedFrom(id));
+    // A growth left pending by an earlier extension (a crash before it) comes first.
+    const growing =
+      pendingGrowth(array, catalog.extendedFrom(id)) ??
+      (extending ? pendingGrowth(array, before.iterations) : undefined);
     array.validateUpTo(before.flushedRows);
     if (before.flushedRows < before.iterations) {
       // The segment the loop continues in may exist already; it must be valid too.
@@ -349,30 +347,37 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       }
     }
 
-    const run = catalog.claim(id, currentOwner(), { extendTo });
-    if (growing !== undefined) {
-      crashPoint('extend');
-      array.grow(growing);
-    }
-    if (changed) catalog.acceptSourceChange(id, before.sourceHash, loaded.sourceHash);
-    fs.mkdirSync(runDir, { recursive: true });
-    removeStaleTemporaries(runDir);
-    const log = openRunLog(runDir, { run: id });
-    log.info({ event: 'resumed', from: run.flushedRows, previousStatus: before.status }, 'run resumed');
-    const rng = new CounterRng(run.seed);
-    const params = run.params as Record<string, number | string | boolean>;
-    const ctx = makeContext(params, run.seed, id, log, rng);
-    const saved = catalog.latestState(id);
-    ctx.state = saved === null ? await callInit(loaded, ctx) : decodeState(saved);
-    const policy = normalizeFlushPolicy({ every: run.flushEvery, intervalSeconds: run.flushInterval });
-    options.onStart?.({
-      id,
-      runDir,
-      experiment: loaded.name,
-      seed: run.seed,
-      iterations: run.iterations,
-      startRow: run.flushedRows,
-      resumed: true,
+    const run = catalog.claim(id, currentOwner(), {
+      extendTo,
+      expect: { flushedRows: before.flushedRows, iterations: before.iterations },
+    });
+    // From here the run is ours: a failure before the loop is recorded, never left `running`.
+    const { log, ctx, rng, policy } = await owned(catalog, id, async () => {
+      if (growing !== undefined) {
+        crashPoint('extend');
+        array.grow(growing);
+      }
+      if (changed) catalog.acceptSourceChange(id, before.sourceHash, loaded.sourceHash);
+      fs.mkdirSync(runDir, { recursive: true });
+      removeStaleTemporaries(runDir);
+      const log = openRunLog(runDir, { run: id });
+      log.info({ event: 'resumed', from: run.flushedRows, previousStatus: before.status }, 'run resumed');
+      const rng = new CounterRng(run.seed);
+      const params = run.params as Record<string, number | string | boolean>;
+      const ctx = makeContext(params, run.seed, id, log, rng);
+      const saved = catalog.latestState(id);
+      ctx.state = saved === null ? await callInit(loaded, ctx) : decodeState(saved);
+      const policy = normalizeFlushPolicy({ every: run.flushEvery, intervalSeconds: run.flushInterval });
+      options.onStart?.({
+        id,
+        runDir,
+        experiment: loaded.name,
+        seed: run.seed,
+        iterations: run.iterations,
+        startRow: run.flushedRows,
+        resumed: true,
+      });
+      return { log, ctx, rng, policy };
     });
     return await drive({
       id,
@@ -443,6 +448,29 @@ export function makeContext(
   rng: CounterRng,
 ): Context {
   return { params: Object.freeze({ ...params }), seed, runId, state: undefined, log, rng };
+}
+
+/**
+ * Runs the set-up between taking ownership of a run and its loop. If it fails, the run is
+ * recorded `failed` (ownership released) before the error propagates.
+ */
+async function owned<T>(catalog: Catalog, id: string, setup: () => Promise<T>): Promise<T> {
+  try {
+    return await setup();
+  } catch (error) {
+    const e = asRunError(error, id);
+    try {
+      catalog.finish(
+        id,
+        'failed',
+        { type: 'failed', data: { code: e.code, message: e.message } },
+        { message: `${e.code}: ${e.message}` },
+      );
+    } catch {
+      // The original error matters more; the run then shows as crashed, which is also true.
+    }
+    throw error;
+  }
 }
 
 /** A stream of draws of its own for `init`, apart from every iteration's. */
@@ -572,6 +600,13 @@ async function drive(s: Session): Promise<RunResult> {
   const ticker = startTicker();
   const tick = ticker.flag;
   try {
+    // Without its tick the loop would neither flush on time nor notice a signal: start for sure.
+    await ticker.ready.catch((cause) => {
+      throw new MmrunError('IO_ERROR', `cannot start the loop's timer thread: ${(cause as Error).message}`, {
+        cause,
+        remedy: 'the process may be at its thread limit (ulimit -u); free some, then `mmrun resume <run>`',
+      });
+    });
     if (i < end) openSegmentAt(i);
     pacer.schedule(Math.min(segEnd, end));
     while (i < end) {
@@ -612,7 +647,7 @@ async function drive(s: Session): Promise<RunResult> {
         await yieldToEventLoop();
         lastYield = performance.now();
       }
-      if (s.stop?.aborted) {
+      if (s.stop?.aborted && i < end) {
         await delayPoint('graceful-stop');
         flush(true);
         const reason = String(s.stop.reason ?? 'abort');

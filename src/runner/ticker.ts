@@ -20,5 +20,6 @@ export interface Ticker extends Helper {
 
 export function startTicker(ms = TICK_MS): Ticker {
   const shared = new SharedArrayBuffer(4);
-  return { flag: new Int32Array(shared), ...startHelper(SOURCE, { shared, ms }) };
+  const helper = startHelper(SOURCE, { shared, ms });
+  return { flag: new Int32Array(shared), ready: helper.ready, stop: () => helper.stop() };
 }

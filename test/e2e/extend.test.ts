@@ -45,6 +45,16 @@ describe('extending a finished run', () => {
     expect(segmentHashes(dir, 'x')).toEqual(want);
   });
 
+  it('a second extension after a crash in the first one applies the pending growth first', async () => {
+    const want = (await runOf(12_000)).hashes;
+    const { dir } = await runOf(7_500);
+    const crashed = await mmrun(['resume', 'x', '--iterations', '8_000'], dir, { MMRUN_FAULT: 'extend' });
+    expect(crashed.signal).toBe('SIGKILL');
+    const r = await mmrun(['resume', 'x', '--iterations', '12_000'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(segmentHashes(dir, 'x')).toEqual(want);
+  });
+
   it('refuses to shrink, and a completed run without --iterations stays completed', async () => {
     const { dir, hashes } = await runOf(6_000);
     const shrink = await mmrun(['resume', 'x', '--iterations', '5000'], dir);

@@ -426,12 +426,11 @@ describe('interrupt and resume', () => {
     expect(second.status).toBe('interrupted');
     expect(second.startRow).toBe(first.flushedRows);
     expect(second.flushedRows).toBeGreaterThan(640);
+    // A stop noticed only at the last row leaves nothing to do: the run completes.
     const third = await resumeRun({ runId: 'r', runsDir, signal: abortAt(910).signal });
-    expect(third.status).toBe('interrupted');
+    expect(third.status).toBe('completed');
     hooks.__mmrunTestHook = undefined;
-    const last = await resumeRun({ runId: 'r', runsDir });
-    expect(last.status).toBe('completed');
-    expect(rows(last.runDir).equals(await reference())).toBe(true);
+    expect(rows(third.runDir).equals(await reference())).toBe(true);
   });
 
   it('an abort from outside a synchronous loop is handled promptly, long before the loop would end', async () => {
@@ -607,5 +606,41 @@ describe('resume checks the experiment and the segments first', () => {
     expect(e.code).toBe('SIZE_MISMATCH');
     expect(e.message).toContain('000002.npy');
     expect(snapshot(runsDir)).toEqual(before);
+  });
+});
+
+describe('review findings', () => {
+  it('a failure between taking ownership and the loop is recorded as failed, never left running', async () => {
+    const { file, runsDir } = setup();
+    await expect(
+      run(file, runsDir, {
+        onStart: () => {
+          throw new Error('terminal went away');
+        },
+      }),
+    ).rejects.toThrow('terminal went away');
+    expect(getRun(runsDir, 'r').run).toMatchObject({ status: 'failed', owner: undefined });
+    const resumeFails = resumeRun({
+      runId: 'r',
+      runsDir,
+      onStart: () => {
+        throw new Error('again');
+      },
+    });
+    await expect(resumeFails).rejects.toThrow('again');
+    expect(getRun(runsDir, 'r').run).toMatchObject({ status: 'failed', owner: undefined });
+    const resumed = await resumeRun({ runId: 'r', runsDir });
+    expect(resumed.status).toBe('completed');
+  });
+
+  it('a stop that lands on the last iteration leaves the run completed', async () => {
+    const { file, runsDir } = setup();
+    const controller = new AbortController();
+    setHook((i) => {
+      if (i === 999) controller.abort('SIGTERM');
+    });
+    const result = await run(file, runsDir, { signal: controller.signal });
+    expect(result).toMatchObject({ status: 'completed', flushedRows: 1000 });
+    expect(getRun(runsDir, 'r').run.status).toBe('completed');
   });
 });
