@@ -354,7 +354,8 @@ export class Catalog {
         `DELETE FROM events WHERE run_id = ? AND type = 'flushed' AND id <= (
              SELECT id FROM events WHERE run_id = ? AND type = 'flushed' ORDER BY id DESC LIMIT 1 OFFSET ?)`,
       ).run(id, id, KEEP_HISTORY);
-      this.#stmt('UPDATE runs SET updated_at = ? WHERE id = ?').run(t, id);
+      // A commit is proof of life too: the heartbeat never lags the owner's last flush.
+      this.#stmt('UPDATE runs SET updated_at = ?, heartbeat_at = ? WHERE id = ?').run(t, t, id);
     });
   }
 
