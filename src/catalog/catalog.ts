@@ -253,13 +253,7 @@ export class Catalog {
 
   /** The run, with a `running` run whose owner is gone recorded as `crashed` first. */
   getRun(id: string): RunRecord {
-    const run = this.#get(id);
-    if (!run) {
-      throw new MmrunError('RUN_NOT_FOUND', `no run '${id}' in ${this.file}`, {
-        remedy: '`mmrun list` shows the runs; check --runs-dir',
-      });
-    }
-    return this.#detectCrash(run);
+    return this.#detectCrash(this.#require(id));
   }
 
   /** Every run, newest first, crashes detected. */
@@ -278,21 +272,10 @@ export class Catalog {
     options: { extendTo?: number; expect?: { flushedRows: number; iterations: number } } = {},
   ): RunRecord {
     return this.#tx(() => {
-      let run = this.#get(id);
-      if (!run) {
-        throw new MmrunError('RUN_NOT_FOUND', `no run '${id}' in ${this.file}`, {
-          remedy: '`mmrun list` shows the runs; check --runs-dir',
-        });
-      }
+      let run = this.#require(id);
       if (run.status === 'running') {
         const live = run.owner ? ownerLiveness(run.owner, run.heartbeatAt) : 'dead';
-        if (live !== 'dead') {
-          throw new MmrunError(
-            'RUN_LOCKED',
-            `run '${id}' is being written by pid ${run.owner?.pid} on host ${run.owner?.host}${live === 'unknown' ? ' (another machine; cannot check it)' : ''}`,
-            { remedy: 'wait for it to finish, or stop it (kill -TERM <pid>) and then resume' },
-          );
-        }
+        if (live !== 'dead') throw runLocked(run, RESUME_LATER, live === 'unknown');
         this.#markCrashed(run);
         run = this.#get(id)!;
       }
@@ -311,9 +294,7 @@ export class Catalog {
         this.#event(id, 'extended', { from: run.iterations, to: options.extendTo });
         run = this.#get(id)!;
       } else if (run.status === 'completed') {
-        throw new MmrunError('RUN_COMPLETED', `run '${id}' is already completed (${run.flushedRows} rows)`, {
-          remedy: 'its results are final; start a new run to compute more',
-        });
+        throw runCompleted(run);
       }
       this.#stmt(
         `UPDATE runs SET status = 'running', owner_pid = ?, owner_start = ?, owner_boot = ?, owner_host = ?,
@@ -418,20 +399,9 @@ export class Catalog {
    */
   deleteRun(id: string): RunRecord {
     return this.#tx(() => {
-      const run = this.#get(id);
-      if (!run) {
-        throw new MmrunError('RUN_NOT_FOUND', `no run '${id}' in ${this.file}`, {
-          remedy: '`mmrun list` shows the runs; check --runs-dir',
-        });
-      }
+      const run = this.#require(id);
       if (run.status === 'running' && run.owner && ownerLiveness(run.owner, run.heartbeatAt) !== 'dead') {
-        throw new MmrunError(
-          'RUN_LOCKED',
-          `run '${id}' is being written by pid ${run.owner.pid} on host ${run.owner.host}`,
-          {
-            remedy: 'stop it first (kill -TERM <pid>), then remove it',
-          },
-        );
+        throw runLocked(run, 'stop it first (kill -TERM <pid>), then remove it');
       }
       this.#stmt('DELETE FROM runs WHERE id = ?').run(id);
       return run;
@@ -460,6 +430,16 @@ export class Catalog {
       data: string | null;
     }[];
     return rows.map((r) => ({ ...r, data: r.data === null ? null : JSON.parse(r.data) }));
+  }
+
+  #require(id: string): RunRecord {
+    const run = this.#get(id);
+    if (!run) {
+      throw new MmrunError('RUN_NOT_FOUND', `no run '${id}' in ${this.file}`, {
+        remedy: '`mmrun list` shows the runs; check --runs-dir',
+      });
+    }
+    return run;
   }
 
   #get(id: string): RunRecord | undefined {
@@ -510,6 +490,25 @@ export class Catalog {
   #tx<T>(fn: () => T): T {
     return this.#db.transaction(fn).immediate();
   }
+}
+
+/** The remedy for a run another process is writing, when the user wants to resume it. */
+export const RESUME_LATER = 'wait for it to finish, or stop it (kill -TERM <pid>) and then resume';
+
+/** The refusal for a run whose owner is (or may be) alive. */
+export function runLocked(run: RunRecord, remedy: string, otherHost = false): MmrunError {
+  return new MmrunError(
+    'RUN_LOCKED',
+    `run '${run.id}' is being written by pid ${run.owner?.pid} on host ${run.owner?.host}${otherHost ? ' (another machine; cannot check it)' : ''}`,
+    { remedy },
+  );
+}
+
+/** The refusal to resume a completed run. */
+export function runCompleted(run: RunRecord): MmrunError {
+  return new MmrunError('RUN_COMPLETED', `run '${run.id}' is already completed (${run.flushedRows} rows)`, {
+    remedy: 'its results are final; start a new run to compute more',
+  });
 }
 
 function migrate(db: Database.Database): void {

@@ -14,13 +14,18 @@ export function listRuns(runsDir: string): RunRecord[] {
   }
 }
 
-/** One run and its event history. @throws MmrunError RUN_NOT_FOUND */
-export function getRun(runsDir: string, id: string): { run: RunRecord; events: RunEvent[] } {
+/** Refuses a run id in a runs directory that has no catalog at all. @throws MmrunError RUN_NOT_FOUND */
+export function requireCatalog(runsDir: string, id: string): void {
   if (!fs.existsSync(path.join(runsDir, CATALOG_FILE))) {
     throw new MmrunError('RUN_NOT_FOUND', `no run '${id}': ${runsDir} has no catalog`, {
       remedy: 'check --runs-dir (or $MMRUN_RUNS_DIR); `mmrun list` shows the runs',
     });
   }
+}
+
+/** One run and its event history. @throws MmrunError RUN_NOT_FOUND */
+export function getRun(runsDir: string, id: string): { run: RunRecord; events: RunEvent[] } {
+  requireCatalog(runsDir, id);
   const catalog = Catalog.open(runsDir, { create: false });
   try {
     const run = catalog.getRun(id);

@@ -67,6 +67,11 @@ export class Pacer {
     );
   }
 
+  /** When the last flush happened (ms, the clock `check` is given). */
+  get lastFlushAt(): number {
+    return this.#lastFlushAt;
+  }
+
   /** Records a flush of rows [0, i) at `now`. */
   flushed(i: number, now: number): void {
     this.#flushedRows = i;

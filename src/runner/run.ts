@@ -2,9 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { Catalog, type RunRecord } from '../catalog/catalog.ts';
+import { Catalog, RESUME_LATER, type RunRecord, runCompleted, runLocked } from '../catalog/catalog.ts';
 import { startHeartbeat } from '../catalog/heartbeat.ts';
 import { currentOwner } from '../catalog/ownership.ts';
+import { requireCatalog } from '../catalog/query.ts';
 import { MmrunError, StepError, show } from '../errors.ts';
 import type { Context } from '../experiment/define.ts';
 import { type LoadedExperiment, loadExperiment, resolveExperiment } from '../experiment/load.ts';
@@ -278,11 +279,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
 export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
   const runsDir = resolveRunsDir(options.runsDir);
   const id = options.runId;
-  if (!fs.existsSync(path.join(runsDir, 'mmrun.sqlite'))) {
-    throw new MmrunError('RUN_NOT_FOUND', `no run '${id}': ${runsDir} has no catalog`, {
-      remedy: 'check --runs-dir (or $MMRUN_RUNS_DIR); `mmrun list` shows the runs',
-    });
-  }
+  requireCatalog(runsDir, id);
   const catalog = Catalog.open(runsDir);
   try {
     const before = catalog.getRun(id);
@@ -423,20 +420,8 @@ function pendingGrowth(array: SegmentedArray, fromRows: number | undefined): num
 
 /** Refusals that need no lock: the claim re-checks them atomically. */
 function preflight(run: RunRecord, extending: boolean): void {
-  if (run.status === 'completed' && !extending) {
-    throw new MmrunError('RUN_COMPLETED', `run '${run.id}' is already completed (${run.flushedRows} rows)`, {
-      remedy: 'its results are final; start a new run to compute more',
-    });
-  }
-  if (run.status === 'running' && run.owner) {
-    throw new MmrunError(
-      'RUN_LOCKED',
-      `run '${run.id}' is being written by pid ${run.owner.pid} on host ${run.owner.host}`,
-      {
-        remedy: 'wait for it to finish, or stop it (kill -TERM <pid>) and then resume',
-      },
-    );
-  }
+  if (run.status === 'completed' && !extending) throw runCompleted(run);
+  if (run.status === 'running' && run.owner) throw runLocked(run, RESUME_LATER);
 }
 
 /** A fresh experiment context (state undefined). */
@@ -552,7 +537,6 @@ async function drive(s: Session): Promise<RunResult> {
   let segEnd = 0;
   let lastYield = t0;
   let lastProgress = t0;
-  let lastFlushAt = t0;
 
   const openSegmentAt = (row: number) => {
     const k = array.segmentOf(row);
@@ -576,7 +560,6 @@ async function drive(s: Session): Promise<RunResult> {
     crashPoint('after-commit');
     flushedRows = i;
     flushes++;
-    lastFlushAt = performance.now();
     pacer.flushed(i, performance.now());
     log.debug({ event: 'flushed', rows: i }, 'flushed');
   };
@@ -639,7 +622,7 @@ async function drive(s: Session): Promise<RunResult> {
           flushedRows,
           elapsedMs: now - t0,
           rowsPerSecond: ((i - s.startRow) * 1000) / (now - t0),
-          msSinceFlush: now - lastFlushAt,
+          msSinceFlush: now - pacer.lastFlushAt,
           rowsAtRisk: i - flushedRows,
         });
       }

@@ -1,11 +1,9 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { startRun } from '../../runner/run.ts';
 import { deferred } from '../deferred.ts';
-import { progressReporter } from '../progress.ts';
-import { announce, reportRun } from '../report.ts';
-import { abortOnSignals, flushOnSignal } from '../signals.ts';
+import { runSession, type SessionArgs, sessionOptions } from '../session.ts';
 
-interface RunArgs {
+interface RunArgs extends SessionArgs {
   experiment: string;
   iterations?: string;
   seed?: number;
@@ -14,16 +12,13 @@ interface RunArgs {
   'flush-every'?: string;
   'flush-interval'?: number;
   'segment-rows'?: string;
-  'runs-dir'?: string;
-  'checkpoint-signal'?: string;
-  quiet?: boolean;
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run <experiment>',
   describe: 'Start a new run of an experiment',
   builder: (y) =>
-    (y as Argv<RunArgs>)
+    sessionOptions(y as Argv<RunArgs>)
       .positional('experiment', {
         type: 'string',
         describe: 'path to a .ts/.js module, or a name in experiments/',
@@ -45,33 +40,22 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('flush-every', { type: 'string', describe: 'flush every N iterations [default: 1000000]' })
       .option('flush-interval', { type: 'number', describe: 'flush every T seconds [default: 10]' })
       .option('segment-rows', { type: 'string', describe: 'rows per segment file [default: what fits in 1 GiB]' })
-      .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress line or summary (errors still print)' })
-      .option('checkpoint-signal', {
-        type: 'string',
-        describe: 'a signal (e.g. SIGUSR1) on which to flush and keep running, for preemption warnings',
-      })
       .example('$0 run experiments/walk.ts --iterations 1e6 --seed 42', 'a random walk of a million steps')
       .example('$0 run pi --param batch=64 --id pi-1', 'an example by name, with a param and an id'),
-  handler: deferred(async (argv: ArgumentsCamelCase<RunArgs>) => {
-    const signal = abortOnSignals();
-    const flushRequest = flushOnSignal(argv['checkpoint-signal']);
-    const progress = progressReporter({ quiet: argv.quiet === true });
-    const result = await startRun({
-      experiment: argv.experiment,
-      runsDir: argv['runs-dir'],
-      iterations: argv.iterations,
-      seed: argv.seed,
-      params: argv.param,
-      id: argv.id,
-      flushEvery: argv['flush-every'],
-      flushInterval: argv['flush-interval'],
-      segmentRows: argv['segment-rows'],
-      signal,
-      onStart: (info) => announce(info, argv.quiet === true),
-      flushRequest,
-      onProgress: progress.onProgress,
-    });
-    progress.done();
-    process.exitCode = reportRun(result, argv['runs-dir'], argv.quiet === true);
-  }),
+  handler: deferred((argv: ArgumentsCamelCase<RunArgs>) =>
+    runSession(argv, (hooks) =>
+      startRun({
+        experiment: argv.experiment,
+        runsDir: argv['runs-dir'],
+        iterations: argv.iterations,
+        seed: argv.seed,
+        params: argv.param,
+        id: argv.id,
+        flushEvery: argv['flush-every'],
+        flushInterval: argv['flush-interval'],
+        segmentRows: argv['segment-rows'],
+        ...hooks,
+      }),
+    ),
+  ),
 };
