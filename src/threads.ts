@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { type TransferListItem, Worker } from 'node:worker_threads';
 
 /** A small helper thread running plain CommonJS source (no TypeScript loader needed). */
 export interface Helper {
@@ -37,4 +37,26 @@ export function startHelper(source: string, data: unknown): Helper {
       await worker.terminate();
     },
   };
+}
+
+// Every worker registers tsx before importing its module: loader hooks registered in the
+// main thread do not reach worker threads on Node 20, and mmrun's sources are TypeScript.
+const TS_WORKER_SOURCE = `
+import('tsx/esm/api')
+  .then(({ register }) => { register(); return import(require('node:worker_threads').workerData.module); })
+  .catch((error) => { setImmediate(() => { throw error; }); });
+`;
+
+/**
+ * Starts a worker thread that runs the TypeScript (or JavaScript) module at `module` (a
+ * file URL, e.g. `new URL('./worker.ts', import.meta.url).href`). The module reads its
+ * input from `workerData.input` and talks through `parentPort`. A failure to load is the
+ * worker's `error` event.
+ */
+export function startModuleWorker(module: string, input: unknown, transferList: TransferListItem[] = []): Worker {
+  return new Worker(TS_WORKER_SOURCE, {
+    eval: true,
+    workerData: { module, input },
+    transferList,
+  });
 }

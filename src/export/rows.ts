@@ -30,12 +30,20 @@ export class RunRows {
   readonly layout: RowLayout;
   /** Rows that may be read: the run's flushed index when opened. */
   readonly flushedRows: number;
+  /**
+   * Every range of rows on disk, `[start, end)` in row order. A run with one worker has one:
+   * `[0, flushedRows)`. A sharded run (`--workers K`) has one per shard with flushed rows;
+   * `flushedRows` is then the contiguous prefix, which ends where the first unfinished shard's
+   * flushed rows end.
+   */
+  readonly flushedRanges: ReadonlyArray<readonly [number, number]>;
   readonly #array: SegmentedArray;
 
   private constructor(run: RunRecord, runsDir: string) {
     this.run = run;
     this.layout = layoutOf(run.columns, `run '${run.id}'`);
     this.flushedRows = run.flushedRows;
+    this.flushedRanges = run.flushedRows > 0 ? [[0, run.flushedRows]] : [];
     this.#array = new SegmentedArray(
       path.join(runsDir, run.id),
       this.layout,
@@ -50,6 +58,14 @@ export class RunRows {
    */
   static open(runsDir: string, runId: string): RunRows {
     return new RunRows(getRun(runsDir, runId).run, runsDir);
+  }
+
+  /**
+   * A reader of a run already looked up (e.g. passed to a worker thread, which then reads
+   * exactly the rows its parent saw as flushed, however far a live run has moved since).
+   */
+  static fromRecord(run: RunRecord, runsDir: string): RunRows {
+    return new RunRows(run, runsDir);
   }
 
   /**
