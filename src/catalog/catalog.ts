@@ -36,13 +36,52 @@ export interface RunSpec {
   readonly flushEvery: number;
   /** Seconds. */
   readonly flushInterval: number;
+  /**
+   * Worker threads, each computing one contiguous shard of the rows (see {@link shardRanges}).
+   * @default 1
+   */
+  readonly workers?: number;
+}
+
+/** One shard of a sharded run: rows [startRow, endRow), of which [startRow, flushedRows) are on disk. */
+export interface ShardRecord {
+  readonly shard: number;
+  readonly startRow: number;
+  readonly endRow: number;
+  readonly flushedRows: number;
+}
+
+/**
+ * Splits `rows` rows into `k` contiguous shards of nearly equal size (the first `rows % k`
+ * get one more row). Shard j is [ranges[j][0], ranges[j][1]).
+ */
+export function shardRanges(rows: number, k: number): [number, number][] {
+  const base = Math.floor(rows / k);
+  const extra = rows % k;
+  const ranges: [number, number][] = [];
+  let start = 0;
+  for (let j = 0; j < k; j++) {
+    const end = start + base + (j < extra ? 1 : 0);
+    ranges.push([start, end]);
+    start = end;
+  }
+  return ranges;
 }
 
 /** A run as the catalog knows it. */
 export interface RunRecord extends RunSpec {
+  readonly workers: number;
   readonly status: RunStatus;
-  /** Rows [0, flushedRows) are on disk (msync'ed before this was committed). */
+  /**
+   * Rows [0, flushedRows) are on disk (msync'ed before this was committed). For a sharded
+   * run it is the contiguous prefix: every shard before the first unfinished one is
+   * complete, and that shard's flushed rows end here.
+   */
   readonly flushedRows: number;
+  /** Rows on disk over all shards (= flushedRows for a run with one worker). */
+  readonly doneRows: number;
+  /** The shards of a run with more than one worker, in row order; empty otherwise. */
+  readonly shards: readonly ShardRecord[];
   readonly owner: Owner | undefined;
   readonly error: string | undefined;
   readonly errorIteration: number | undefined;
@@ -93,6 +132,7 @@ interface RunRow {
   segment_rows: number;
   flush_every: number;
   flush_interval: number;
+  workers: number;
   status: RunStatus;
   owner_pid: number | null;
   owner_start: string | null;
@@ -104,11 +144,12 @@ interface RunRow {
   updated_at: string;
   heartbeat_at: string | null;
   flushed_rows: number | null;
+  done_rows: number | null;
   last_flush_at: string | null;
   rows_per_second: number | null;
 }
 
-const toRecord = (r: RunRow): RunRecord => ({
+const toRecord = (r: RunRow, shards: readonly ShardRecord[]): RunRecord => ({
   id: r.id,
   experiment: r.experiment,
   experimentPath: r.experiment_path,
@@ -122,8 +163,11 @@ const toRecord = (r: RunRow): RunRecord => ({
   segmentRows: r.segment_rows,
   flushEvery: r.flush_every,
   flushInterval: r.flush_interval,
+  workers: r.workers,
   status: r.status,
   flushedRows: r.flushed_rows ?? 0,
+  doneRows: r.done_rows ?? 0,
+  shards,
   owner:
     r.owner_pid === null
       ? undefined
@@ -137,10 +181,18 @@ const toRecord = (r: RunRow): RunRecord => ({
   rowsPerSecond: r.rows_per_second ?? undefined,
 });
 
-// The run with its latest checkpoint, and its rate over the retained checkpoints.
+// The run with its latest checkpoint, and its rate over the retained checkpoints. A sharded
+// run's contiguous prefix ends at the smallest flushed index of an unfinished shard (shards
+// are in row order, so that is the first unfinished one), or at the end if all are done.
 const SELECT_RUN = `
   SELECT runs.*,
-    (SELECT flushed_index FROM checkpoints c WHERE c.run_id = runs.id ORDER BY seq DESC LIMIT 1) AS flushed_rows,
+    CASE WHEN runs.workers = 1
+      THEN (SELECT flushed_index FROM checkpoints c WHERE c.run_id = runs.id ORDER BY seq DESC LIMIT 1)
+      ELSE COALESCE(
+        (SELECT MIN(flushed_index) FROM shards s WHERE s.run_id = runs.id AND s.flushed_index < s.end_row),
+        runs.iterations)
+    END AS flushed_rows,
+    (SELECT flushed_index FROM checkpoints c WHERE c.run_id = runs.id ORDER BY seq DESC LIMIT 1) AS done_rows,
     (SELECT created_at FROM checkpoints c WHERE c.run_id = runs.id ORDER BY seq DESC LIMIT 1) AS last_flush_at,
     (SELECT (MAX(flushed_index) - MIN(flushed_index)) * 1000.0
               / NULLIF((unixepoch(MAX(created_at), 'subsec') - unixepoch(MIN(created_at), 'subsec')) * 1000.0, 0)
@@ -212,6 +264,7 @@ export class Catalog {
 
   /** Registers a new run owned by `owner`; an existing id is refused, never overwritten. */
   createRun(spec: RunSpec, owner: Owner): RunRecord {
+    const workers = spec.workers ?? 1;
     return this.#tx(() => {
       if (this.#get(spec.id)) {
         throw new MmrunError('RUN_EXISTS', `run '${spec.id}' already exists in ${this.file}`, {
@@ -222,8 +275,8 @@ export class Catalog {
       this.#stmt(
         `INSERT INTO runs (id, experiment, experiment_path, source_hash, params, seed, iterations, columns, dtype,
              itemsize, segment_rows, flush_every, flush_interval, status, owner_pid, owner_start, owner_boot,
-             owner_host, created_at, updated_at, heartbeat_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
+             owner_host, created_at, updated_at, heartbeat_at, workers)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         spec.id,
         spec.experiment,
@@ -245,8 +298,16 @@ export class Catalog {
         t,
         t,
         t,
+        workers,
       );
-      this.#event(spec.id, 'started', { iterations: spec.iterations, seed: spec.seed });
+      if (workers > 1) {
+        for (const [shard, [start, end]] of shardRanges(spec.iterations, workers).entries()) {
+          this.#stmt(
+            'INSERT INTO shards (run_id, shard, start_row, end_row, flushed_index, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+          ).run(spec.id, shard, start, end, start, t);
+        }
+      }
+      this.#event(spec.id, 'started', { iterations: spec.iterations, seed: spec.seed, workers });
       return this.#get(spec.id)!;
     });
   }
@@ -259,7 +320,7 @@ export class Catalog {
   /** Every run, newest first, crashes detected. */
   listRuns(): RunRecord[] {
     const rows = this.#stmt(`${SELECT_RUN} ORDER BY created_at DESC, id`).all() as RunRow[];
-    return rows.map((r) => this.#detectCrash(toRecord(r)));
+    return rows.map((r) => this.#detectCrash(toRecord(r, this.#shardsOf(r))));
   }
 
   /**
@@ -312,32 +373,88 @@ export class Catalog {
   checkpoint(id: string, flushedRows: number, state: Buffer | null, checksum?: RangeChecksum): void {
     this.#tx(() => {
       const t = now();
-      if (checksum && checksum.endRow > checksum.startRow) {
-        this.#stmt('INSERT OR REPLACE INTO checksums (run_id, start_row, end_row, crc32c) VALUES (?, ?, ?, ?)').run(
-          id,
-          checksum.startRow,
-          checksum.endRow,
-          checksum.crc32c,
-        );
-      }
-      const seq =
-        ((this.#stmt('SELECT MAX(seq) FROM checkpoints WHERE run_id = ?').pluck().get(id) as number | null) ?? 0) + 1;
-      this.#stmt('INSERT INTO checkpoints (run_id, seq, flushed_index, state, created_at) VALUES (?, ?, ?, ?, ?)').run(
-        id,
-        seq,
-        flushedRows,
-        state,
-        t,
-      );
-      this.#stmt('DELETE FROM checkpoints WHERE run_id = ? AND seq <= ?').run(id, seq - KEEP_HISTORY);
+      this.#recordChecksum(id, checksum);
+      this.#recordProgress(id, flushedRows, state, t);
       this.#event(id, 'flushed', { rows: flushedRows });
-      this.#stmt(
-        `DELETE FROM events WHERE run_id = ? AND type = 'flushed' AND id <= (
-             SELECT id FROM events WHERE run_id = ? AND type = 'flushed' ORDER BY id DESC LIMIT 1 OFFSET ?)`,
-      ).run(id, id, KEEP_HISTORY);
-      // A commit is proof of life too: the heartbeat never lags the owner's last flush.
-      this.#stmt('UPDATE runs SET updated_at = ?, heartbeat_at = ? WHERE id = ?').run(t, t, id);
+      this.#pruneFlushedEvents(id);
     });
+  }
+
+  // Appends to the checkpoint history (the latest few are kept) and, since a commit is proof
+  // of life too, refreshes the heartbeat: it never lags the owner's last flush.
+  #recordProgress(id: string, rows: number, state: Buffer | null, t: string): void {
+    const seq =
+      ((this.#stmt('SELECT MAX(seq) FROM checkpoints WHERE run_id = ?').pluck().get(id) as number | null) ?? 0) + 1;
+    this.#stmt('INSERT INTO checkpoints (run_id, seq, flushed_index, state, created_at) VALUES (?, ?, ?, ?, ?)').run(
+      id,
+      seq,
+      rows,
+      state,
+      t,
+    );
+    this.#stmt('DELETE FROM checkpoints WHERE run_id = ? AND seq <= ?').run(id, seq - KEEP_HISTORY);
+    this.#stmt('UPDATE runs SET updated_at = ?, heartbeat_at = ? WHERE id = ?').run(t, t, id);
+  }
+
+  #recordChecksum(id: string, checksum: RangeChecksum | undefined): void {
+    if (!checksum || checksum.endRow <= checksum.startRow) return;
+    this.#stmt('INSERT OR REPLACE INTO checksums (run_id, start_row, end_row, crc32c) VALUES (?, ?, ?, ?)').run(
+      id,
+      checksum.startRow,
+      checksum.endRow,
+      checksum.crc32c,
+    );
+  }
+
+  #pruneFlushedEvents(id: string): void {
+    this.#stmt(
+      `DELETE FROM events WHERE run_id = ? AND type = 'flushed' AND id <= (
+           SELECT id FROM events WHERE run_id = ? AND type = 'flushed' ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+    ).run(id, id, KEEP_HISTORY);
+  }
+
+  /**
+   * Commits a checkpoint of one shard of a sharded run: its rows [startRow, flushedRows)
+   * are durable (the worker msync'ed them before the message that leads here was sent) and
+   * `state` is that shard's state after row flushedRows - 1.
+   */
+  checkpointShard(
+    id: string,
+    shard: number,
+    flushedRows: number,
+    state: Buffer | null,
+    checksum?: RangeChecksum,
+  ): void {
+    this.#tx(() => {
+      const t = now();
+      const changed = this.#stmt(
+        'UPDATE shards SET flushed_index = ?, state = ?, updated_at = ? WHERE run_id = ? AND shard = ? AND flushed_index <= ?',
+      ).run(flushedRows, state, t, id, shard, flushedRows).changes;
+      if (changed !== 1) throw new Error(`run '${id}' has no shard ${shard} below row ${flushedRows}`);
+      this.#recordChecksum(id, checksum);
+      const done = this.#stmt('SELECT SUM(flushed_index - start_row) FROM shards WHERE run_id = ?')
+        .pluck()
+        .get(id) as number;
+      this.#recordProgress(id, done, null, t);
+      this.#event(id, 'flushed', { shard, rows: flushedRows });
+      this.#pruneFlushedEvents(id);
+    });
+  }
+
+  /** The experiment state saved with a shard's latest checkpoint (null if none). */
+  shardState(id: string, shard: number): Buffer | null {
+    const row = this.#stmt('SELECT state FROM shards WHERE run_id = ? AND shard = ?').pluck().get(id, shard) as
+      | Buffer
+      | null
+      | undefined;
+    return row ?? null;
+  }
+
+  /** The checksum of the flushed range that ends at `endRow`, if one does. */
+  checksumEndingAt(id: string, endRow: number): RangeChecksum | undefined {
+    return this.#stmt(
+      'SELECT start_row AS startRow, end_row AS endRow, crc32c FROM checksums WHERE run_id = ? AND end_row = ? ORDER BY start_row DESC LIMIT 1',
+    ).get(id, endRow) as RangeChecksum | undefined;
   }
 
   /** The checksum of the last flushed range (the one resume checks before trusting it). */
@@ -444,7 +561,15 @@ export class Catalog {
 
   #get(id: string): RunRecord | undefined {
     const row = this.#stmt(`${SELECT_RUN} WHERE id = ?`).get(id) as RunRow | undefined;
-    return row && toRecord(row);
+    return row && toRecord(row, this.#shardsOf(row));
+  }
+
+  #shardsOf(row: RunRow): ShardRecord[] {
+    if (row.workers <= 1) return [];
+    return this.#stmt(
+      `SELECT shard, start_row AS startRow, end_row AS endRow, flushed_index AS flushedRows
+         FROM shards WHERE run_id = ? ORDER BY shard`,
+    ).all(row.id) as ShardRecord[];
   }
 
   #detectCrash(run: RunRecord): RunRecord {

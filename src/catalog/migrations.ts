@@ -63,6 +63,24 @@ export const MIGRATIONS: readonly string[] = [
 
   ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
   `,
+  // 2 → 3: sharded runs (\`--workers K\`). Each shard is a contiguous range of rows with its
+  // own flushed index and state. For a sharded run, \`checkpoints\` keeps the history of
+  // rows done over all shards (state NULL) — the rate — while \`shards\` holds the truth.
+  `
+  ALTER TABLE runs ADD COLUMN workers INTEGER NOT NULL DEFAULT 1;
+
+  CREATE TABLE shards (
+    run_id        TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    shard         INTEGER NOT NULL,
+    start_row     INTEGER NOT NULL,
+    end_row       INTEGER NOT NULL,
+    flushed_index INTEGER NOT NULL,
+    state         BLOB,
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (run_id, shard),
+    CHECK (start_row <= flushed_index AND flushed_index <= end_row)
+  ) STRICT;
+  `,
 ];
 
 /** The schema version this build of mmrun writes. */

@@ -1,27 +1,25 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Catalog, RESUME_LATER, type RunRecord, runCompleted, runLocked } from '../catalog/catalog.ts';
 import { startHeartbeat } from '../catalog/heartbeat.ts';
 import { currentOwner } from '../catalog/ownership.ts';
 import { requireCatalog } from '../catalog/query.ts';
-import { MmrunError, StepError, show } from '../errors.ts';
+import { MmrunError, show } from '../errors.ts';
 import type { Context } from '../experiment/define.ts';
 import { type LoadedExperiment, loadExperiment, resolveExperiment } from '../experiment/load.ts';
 import { applyParams, parseCount } from '../experiment/params.ts';
 import { CounterRng, randomSeed } from '../experiment/rng.ts';
-import { crashPoint, delayPoint } from '../faults.ts';
-import { checksumRows, crc32cOf } from '../storage/checksum.ts';
+import { crashPoint } from '../faults.ts';
+import { checksumRows } from '../storage/checksum.ts';
 import { columnsOf, descrOf, layoutOf } from '../storage/dtype.ts';
 import { readHeader } from '../storage/npy.ts';
-import { compileRowWriter, type RowWriter } from '../storage/row-writer.ts';
-import { describeLayoutMismatch, fsyncDir, type Segment } from '../storage/segment.ts';
+import { describeLayoutMismatch, fsyncDir } from '../storage/segment.ts';
 import { defaultSegmentRows, SegmentedArray } from '../storage/segmented-array.ts';
-import { type FlushPolicy, normalizeFlushPolicy, Pacer } from './flush-policy.ts';
+import { type FlushPolicy, normalizeFlushPolicy } from './flush-policy.ts';
 import { openRunLog } from './log.ts';
+import { asRunError, type LoopOutcome, runLoop } from './loop.ts';
 import { decodeState, encodeState } from './state.ts';
-import { startTicker } from './ticker.ts';
 
 /**
  * Lets a caller ask a running loop to flush now and keep going — e.g. on a cluster's
@@ -61,8 +59,7 @@ export interface Progress {
   readonly rowsAtRisk: number;
 }
 
-/** How often `onProgress` is called, at most. */
-export const PROGRESS_MS = 250;
+export { PROGRESS_MS } from './loop.ts';
 
 /** Options of {@link startRun}. */
 export interface RunOptions {
@@ -155,9 +152,6 @@ export interface RunResult {
   /** Why a failed run failed. */
   readonly error?: MmrunError;
 }
-
-/** How often a synchronous loop yields to the event loop, so signals are handled promptly. */
-const YIELD_MS = 25;
 
 /** Resolves the runs directory: the option, else $MMRUN_RUNS_DIR, else ./runs. */
 export function resolveRunsDir(runsDir?: string): string {
@@ -495,184 +489,99 @@ interface Session {
   readonly onProgress: ((progress: Progress) => void) | undefined;
 }
 
-/** Any error that stops the loop, as an MmrunError (a full disk is DISK_FULL wherever it hit). */
-function asRunError(caught: unknown, id: string): MmrunError {
-  if (caught instanceof MmrunError) return caught;
-  const code = (caught as { code?: string })?.code;
-  if (code === 'SQLITE_FULL' || code === 'ENOSPC') {
-    return new MmrunError('DISK_FULL', `run '${id}' stopped: the disk is full (${(caught as Error).message})`, {
-      cause: caught,
-      remedy: 'free disk space (every flushed row is kept), then `mmrun resume <run>`',
+/** Drives a run with one worker (this thread) through {@link runLoop}, recording how it ended. */
+async function drive(s: Session): Promise<RunResult> {
+  const { id, catalog, log } = s;
+  const end = s.array.geometry.totalRows;
+  const heartbeat = startHeartbeat(catalog.file, id);
+  try {
+    const outcome = await runLoop({
+      array: s.array,
+      loaded: s.loaded,
+      ctx: s.ctx,
+      rng: s.rng,
+      log,
+      policy: s.policy,
+      startRow: s.startRow,
+      endRow: end,
+      windowed: false,
+      commit: (rows, state, checksum) => catalog.checkpoint(id, rows, state, checksum),
+      stopReason: () => (s.stop?.aborted ? String(s.stop.reason ?? 'abort') : undefined),
+      flushRequested: () => s.flushRequest?.take() === true,
+      onProgress:
+        s.onProgress &&
+        ((p) =>
+          s.onProgress!({
+            id,
+            rows: p.rows,
+            iterations: end,
+            startRow: s.startRow,
+            flushedRows: p.flushedRows,
+            elapsedMs: p.elapsedMs,
+            rowsPerSecond: ((p.rows - s.startRow) * 1000) / p.elapsedMs,
+            msSinceFlush: p.msSinceFlush,
+            rowsAtRisk: p.rows - p.flushedRows,
+          })),
     });
+    return record(catalog, s.runDir, log, outcome, {
+      id,
+      iterations: end,
+      startRow: s.startRow,
+      doneBefore: s.startRow,
+    });
+  } finally {
+    await heartbeat.stop();
   }
-  return new MmrunError('IO_ERROR', `run '${id}' stopped: ${(caught as Error)?.message ?? caught}`, { cause: caught });
 }
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 /**
- * The loop. Its fast path per iteration: reset the rng, call step, store the row, compare
- * one integer. Everything else (clock, flush, segment switch, yielding, stop) happens at
- * checkpoints the {@link Pacer} schedules.
- *
- * Durability order (DESIGN invariant 1): rows are msync'ed, then the new flushed index
- * and the state are committed in one transaction.
+ * Records how a session ended (the run's status, its event, the log) and makes its result.
+ * A failure that even this cannot record (a full disk) leaves the run `crashed`, also true.
  */
-async function drive(s: Session): Promise<RunResult> {
-  const { id, catalog, array, loaded, ctx, rng, log } = s;
-  const experiment = loaded.experiment;
-  const step = experiment.step;
-  const end = array.geometry.totalRows;
-  const itemsize = array.layout.itemsize;
-  const compiled = compileRowWriter(array.layout);
-  const t0 = performance.now();
-  const pacer = new Pacer(s.policy, s.startRow, t0);
-
-  let i = s.startRow;
-  let flushedRows = i;
-  let flushes = 0;
-  let segment: Segment | undefined;
-  let write: RowWriter = () => {};
-  let segFirst = 0;
-  let segEnd = 0;
-  let lastYield = t0;
-  let lastProgress = t0;
-
-  const openSegmentAt = (row: number) => {
-    const k = array.segmentOf(row);
-    segment = array.openForWrite(k);
-    write = compiled.bind(segment.data);
-    segFirst = array.firstRow(k);
-    segEnd = segFirst + segment.rows;
+function record(
+  catalog: Catalog,
+  runDir: string,
+  log: Logger,
+  outcome: LoopOutcome,
+  run: { id: string; iterations: number; startRow: number; doneBefore: number; shard?: number },
+): RunResult {
+  const { id } = run;
+  const flushedRows = catalog.getRun(id).flushedRows;
+  const done = outcome.rows - run.doneBefore;
+  const result: RunResult = {
+    id,
+    runDir,
+    status: outcome.status,
+    startRow: run.startRow,
+    flushedRows,
+    iterations: run.iterations,
+    elapsedMs: outcome.elapsedMs,
+    rowsPerSecond: outcome.elapsedMs > 0 ? (done * 1000) / outcome.elapsedMs : 0,
+    flushes: outcome.flushes,
+    ...(outcome.stopReason === undefined ? {} : { stopReason: outcome.stopReason }),
+    ...(outcome.error === undefined ? {} : { error: outcome.error }),
   };
-  const flush = (stopping = false) => {
-    const state = encodeState(ctx.state, i);
-    let checksum: { startRow: number; endRow: number; crc32c: number } | undefined;
-    if (segment && i > flushedRows) {
-      crashPoint('before-msync');
-      segment.sync(flushedRows - segFirst, i - segFirst, itemsize);
-      crashPoint('after-msync');
-      if (stopping) crashPoint('graceful-stop');
-      const bytes = segment.data.subarray((flushedRows - segFirst) * itemsize, (i - segFirst) * itemsize);
-      checksum = { startRow: flushedRows, endRow: i, crc32c: crc32cOf(bytes) };
-    }
-    catalog.checkpoint(id, i, state, checksum);
-    crashPoint('after-commit');
-    flushedRows = i;
-    flushes++;
-    pacer.flushed(i, performance.now());
-    log.debug({ event: 'flushed', rows: i }, 'flushed');
-  };
-  const result = (status: RunResult['status'], extra: Partial<RunResult> = {}): RunResult => {
-    const elapsedMs = performance.now() - t0;
-    return {
-      id,
-      runDir: s.runDir,
-      status,
-      startRow: s.startRow,
-      flushedRows,
-      iterations: end,
-      elapsedMs,
-      rowsPerSecond: elapsedMs > 0 ? ((i - s.startRow) * 1000) / elapsedMs : 0,
-      flushes,
-      ...extra,
-    };
-  };
-
-  const heartbeat = startHeartbeat(catalog.file, id);
-  const ticker = startTicker();
-  const tick = ticker.flag;
-  try {
-    // Without its tick the loop would neither flush on time nor notice a signal: start for sure.
-    await ticker.ready.catch((cause) => {
-      throw new MmrunError('IO_ERROR', `cannot start the loop's timer thread: ${(cause as Error).message}`, {
-        cause,
-        remedy: 'the process may be at its thread limit (ulimit -u); free some, then `mmrun resume <run>`',
-      });
-    });
-    if (i < end) openSegmentAt(i);
-    pacer.schedule(Math.min(segEnd, end));
-    while (i < end) {
-      rng.reset(i);
-      let row: unknown;
-      try {
-        row = step.call(experiment, i, ctx);
-        if (row !== null && typeof row === 'object' && typeof (row as PromiseLike<unknown>).then === 'function') {
-          row = await row;
-        }
-      } catch (cause) {
-        throw new StepError(loaded.name, i, cause);
-      }
-      write(row, i, i - segFirst);
-      i++;
-      if (i < pacer.next && tick[0] === 0) continue;
-      tick[0] = 0;
-
-      const now = performance.now();
-      const due = pacer.check(i, now) || s.flushRequest?.take() === true;
-      if (due || i === segEnd || i === end) flush();
-      if (i === segEnd && i < end) openSegmentAt(i);
-      if (s.onProgress && now - lastProgress >= PROGRESS_MS) {
-        lastProgress = now;
-        s.onProgress({
-          id,
-          rows: i,
-          iterations: end,
-          startRow: s.startRow,
-          flushedRows,
-          elapsedMs: now - t0,
-          rowsPerSecond: ((i - s.startRow) * 1000) / (now - t0),
-          msSinceFlush: now - pacer.lastFlushAt,
-          rowsAtRisk: i - flushedRows,
-        });
-      }
-      if (now - lastYield >= YIELD_MS) {
-        await yieldToEventLoop();
-        lastYield = performance.now();
-      }
-      if (s.stop?.aborted && i < end) {
-        await delayPoint('graceful-stop');
-        flush(true);
-        const reason = String(s.stop.reason ?? 'abort');
-        catalog.finish(id, 'interrupted', { type: 'signal', data: { signal: reason, flushedRows } });
-        log.info({ event: 'interrupted', signal: reason, flushedRows }, 'run interrupted');
-        return result('interrupted', { stopReason: reason });
-      }
-      pacer.schedule(Math.min(segEnd, end));
-    }
-    if (i > flushedRows || flushes === 0) flush();
-    catalog.finish(id, 'completed', { type: 'completed', data: { rows: end } });
-    log.info({ event: 'completed', rows: end }, 'run completed');
-    return result('completed');
-  } catch (caught) {
-    const error = asRunError(caught, id);
-    if ((error instanceof StepError || error.code === 'BAD_ROW') && ctx.state === undefined) {
-      // Rows before the failing iteration are good: keep them. With state, the failed step
-      // may have changed ctx.state half-way, so the last checkpoint (rows and state that
-      // agree) stays, and resume recomputes from there.
-      try {
-        flush();
-      } catch (flushError) {
-        log.error({ event: 'flush-failed', err: flushError }, 'could not flush after the failure');
-      }
-    }
-    // An msync or disk error is never retried: the flushed index stays where it was.
-    const record = () =>
+  if (outcome.status === 'completed') {
+    catalog.finish(id, 'completed', { type: 'completed', data: { rows: run.iterations } });
+    log.info({ event: 'completed', rows: run.iterations }, 'run completed');
+  } else if (outcome.status === 'interrupted') {
+    const signal = outcome.stopReason;
+    catalog.finish(id, 'interrupted', { type: 'signal', data: { signal, flushedRows } });
+    log.info({ event: 'interrupted', signal, flushedRows }, 'run interrupted');
+  } else {
+    const error = outcome.error!;
+    const where = run.shard === undefined ? {} : { shard: run.shard };
+    try {
       catalog.finish(
         id,
         'failed',
-        { type: 'failed', data: { iteration: i, code: error.code, message: error.message } },
-        { message: `${error.code}: ${error.message}`, iteration: i },
+        { type: 'failed', data: { iteration: outcome.rows, ...where, code: error.code, message: error.message } },
+        { message: `${error.code}: ${error.message}`, iteration: outcome.rows },
       );
-    try {
-      record();
     } catch (recordError) {
-      // A full disk may refuse even this; the run then shows as crashed, which is also true.
       log.error({ event: 'record-failed', err: recordError }, 'could not record the failure');
     }
-    log.error({ event: 'failed', iteration: i, code: error.code, err: error }, 'run failed');
-    return result('failed', { error });
-  } finally {
-    await Promise.all([heartbeat.stop(), ticker.stop()]);
+    log.error({ event: 'failed', iteration: outcome.rows, ...where, code: error.code, err: error }, 'run failed');
   }
+  return result;
 }

@@ -47,11 +47,11 @@ export const MAX_MAPPING_BYTES = 2 ** 31 - 1;
 export type Mode = 'r' | 'r+' | 'w+' | 'c';
 
 /**
- * Maps `size` bytes of `fd` from offset 0. `r` is read-only and shared, `r+`/`w+` are
- * read-write and shared (writes reach the file), `c` is copy-on-write: writes stay in this
- * process and never reach the file.
+ * Maps `size` bytes of `fd` from `offset` (a multiple of {@link PAGE_SIZE}, below 2 GiB).
+ * `r` is read-only and shared, `r+`/`w+` are read-write and shared (writes reach the file),
+ * `c` is copy-on-write: writes stay in this process and never reach the file.
  */
-export function mapFile(fd: number, size: number, mode: Mode, path: string): Buffer {
+export function mapFile(fd: number, size: number, mode: Mode, path: string, offset = 0): Buffer {
   if (size > MAX_MAPPING_BYTES) {
     throw new MmrunError('MAPPING_TOO_LARGE', `${path}: a mapping of ${size} bytes exceeds ${MAX_MAPPING_BYTES}`, {
       remedy: 'use smaller segments (--segment-rows)',
@@ -60,12 +60,16 @@ export function mapFile(fd: number, size: number, mode: Mode, path: string): Buf
   const prot = mode === 'r' ? binding.PROT_READ : binding.PROT_READ | binding.PROT_WRITE;
   const flags = mode === 'c' ? binding.MAP_PRIVATE : binding.MAP_SHARED;
   try {
-    return binding.map(size, prot, flags, fd, 0);
+    return binding.map(size, prot, flags, fd, offset);
   } catch (cause) {
-    throw new MmrunError('IO_ERROR', `${path}: mmap of ${size} bytes failed (${(cause as Error).message})`, {
-      cause,
-      remedy: 'check free memory and the ulimit on virtual memory (ulimit -v)',
-    });
+    throw new MmrunError(
+      'IO_ERROR',
+      `${path}: mmap of ${size} bytes at ${offset} failed (${(cause as Error).message})`,
+      {
+        cause,
+        remedy: 'check free memory and the ulimit on virtual memory (ulimit -v)',
+      },
+    );
   }
 }
 

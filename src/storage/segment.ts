@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { MmrunError } from '../errors.ts';
 import { crashPoint } from '../faults.ts';
 import { descrOf, type RowLayout } from './dtype.ts';
-import { type Mode, mapFile, syncRange } from './mmap.ts';
+import { type Mode, mapFile, PAGE_SIZE, syncRange } from './mmap.ts';
 import { encodeHeader, formatDescr, layoutFromDescr, readHeader } from './npy.ts';
 
 /** What a segment file must hold; checked on every open (DESIGN invariant 4). */
@@ -15,42 +15,74 @@ export interface SegmentExpectation {
   readonly source: string;
 }
 
+/** Rows [from, to) of a segment: what one shard's worker maps of a segment it shares. */
+export interface RowWindow {
+  readonly from: number;
+  readonly to: number;
+}
+
 /**
- * One `.npy` file of a run, mapped whole. The file holds a header and exactly `rows` rows
- * of `layout`; `data` views the row bytes.
+ * One `.npy` file of a run, mapped whole or as a window of its rows. The file holds a
+ * header and exactly `fileRows` rows of `layout`; `data` views the mapped rows, starting
+ * at row `firstRow` of the file.
  */
 export class Segment {
   readonly path: string;
   readonly mode: Mode;
+  /** Rows in `data` (all of the file's rows unless a window was mapped). */
   readonly rows: number;
+  /** The file row `data` starts at (0 unless a window was mapped). */
+  readonly firstRow: number;
+  /** Byte offset of the file's first row. */
   readonly dataOffset: number;
-  /** The row bytes: `rows * itemsize` bytes starting at the first row. */
+  /** The mapped row bytes: `rows * itemsize` bytes starting at row `firstRow`. */
   readonly data: Buffer;
-  // The whole-file mapping; `data` is a view into it, so this keeps the mapping alive.
+  // The mapping (page-aligned); `data` is a view into it, so this keeps the mapping alive.
   readonly #mapping: Buffer;
+  // Where `data` starts inside the mapping.
+  readonly #dataStart: number;
 
-  private constructor(file: string, mode: Mode, rows: number, dataOffset: number, mapping: Buffer, itemsize: number) {
+  private constructor(
+    file: string,
+    mode: Mode,
+    window: RowWindow,
+    dataOffset: number,
+    mapping: Buffer,
+    dataStart: number,
+    itemsize: number,
+  ) {
     this.path = file;
     this.mode = mode;
-    this.rows = rows;
+    this.rows = window.to - window.from;
+    this.firstRow = window.from;
     this.dataOffset = dataOffset;
     this.#mapping = mapping;
-    this.data = mapping.subarray(dataOffset, dataOffset + rows * itemsize);
+    this.#dataStart = dataStart;
+    this.data = mapping.subarray(dataStart, dataStart + this.rows * itemsize);
   }
 
   /**
    * Opens an existing segment in mode `r`, `r+` or `c` after validating magic, dtype,
-   * shape and file size against `expected`. Nothing is written.
+   * shape and file size against `expected`. Nothing is written. With `window`, only the
+   * pages holding rows [from, to) are mapped: a shard's worker maps its own rows of a
+   * segment it shares with a neighbour, and two workers' writes never overlap.
    */
-  static open(file: string, mode: Exclude<Mode, 'w+'>, expected: SegmentExpectation): Segment {
+  static open(file: string, mode: Exclude<Mode, 'w+'>, expected: SegmentExpectation, window?: RowWindow): Segment {
     const { dataOffset } = validateSegment(file, expected);
-    const size = dataOffset + expected.rows * expected.layout.itemsize;
+    const rows = window ?? { from: 0, to: expected.rows };
+    if (!(Number.isSafeInteger(rows.from) && rows.from >= 0 && rows.from < rows.to && rows.to <= expected.rows)) {
+      throw new RangeError(`row window ${rows.from}:${rows.to} is not inside the ${expected.rows} rows of ${file}`);
+    }
+    const { itemsize } = expected.layout;
+    const start = dataOffset + rows.from * itemsize;
+    const mapStart = Math.floor(start / PAGE_SIZE) * PAGE_SIZE;
+    const end = dataOffset + rows.to * itemsize;
     const fd = openOrThrow(file, mode === 'r+' ? 'r+' : 'r');
     try {
       // A copy-on-write mapping needs PROT_WRITE, which the kernel allows on a read-only fd
       // only for MAP_PRIVATE: exactly mode `c`.
-      const mapping = mapFile(fd, size, mode, file);
-      return new Segment(file, mode, expected.rows, dataOffset, mapping, expected.layout.itemsize);
+      const mapping = mapFile(fd, end - mapStart, mode, file, mapStart);
+      return new Segment(file, mode, rows, dataOffset, mapping, start - mapStart, itemsize);
     } finally {
       fs.closeSync(fd);
     }
@@ -133,8 +165,8 @@ export class Segment {
   }
 
   /**
-   * Makes rows [fromRow, toRow) durable: msync MS_SYNC of just the pages holding them.
-   * Meaningless for `c` (never persists) and impossible for `r`.
+   * Makes rows [fromRow, toRow) of `data` durable: msync MS_SYNC of just the pages holding
+   * them. Meaningless for `c` (never persists) and impossible for `r`.
    */
   sync(fromRow: number, toRow: number, itemsize: number): void {
     if (this.mode === 'c' || this.mode === 'r') {
@@ -143,7 +175,7 @@ export class Segment {
       });
     }
     if (toRow <= fromRow) return;
-    syncRange(this.#mapping, this.dataOffset + fromRow * itemsize, this.dataOffset + toRow * itemsize, this.path);
+    syncRange(this.#mapping, this.#dataStart + fromRow * itemsize, this.#dataStart + toRow * itemsize, this.path);
   }
 }
 

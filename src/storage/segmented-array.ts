@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { MmrunError } from '../errors.ts';
 import type { RowLayout } from './dtype.ts';
 import { MAX_MAPPING_BYTES } from './mmap.ts';
-import { Segment, type SegmentExpectation, validateSegment } from './segment.ts';
+import { type RowWindow, Segment, type SegmentExpectation, validateSegment } from './segment.ts';
 
 /** How a run's rows are split over segment files. */
 export interface Geometry {
@@ -126,12 +126,24 @@ export class SegmentedArray {
     for (let k = 0; k <= last; k++) validateSegment(this.path(k), this.expectation(k));
   }
 
-  /** Opens segment k for writing: `r+` if it exists (validated), else created with `w+`. */
-  openForWrite(k: number): Segment {
+  /**
+   * Opens segment k for writing: `r+` if it exists (validated), else created with `w+`.
+   * With `window` (rows of the segment), only those rows are mapped; a shared segment must
+   * exist already (see {@link ensure}), since two creators would race.
+   */
+  openForWrite(k: number, window?: RowWindow): Segment {
     const file = this.path(k);
-    return fs.existsSync(file)
-      ? Segment.open(file, 'r+', this.expectation(k))
-      : Segment.create(file, this.expectation(k));
+    if (!fs.existsSync(file)) {
+      const created = Segment.create(file, this.expectation(k));
+      if (!window) return created;
+    }
+    return Segment.open(file, 'r+', this.expectation(k), window);
+  }
+
+  /** Creates segment k (mode `w+`) unless it exists; an existing one is validated. */
+  ensure(k: number): void {
+    if (fs.existsSync(this.path(k))) validateSegment(this.path(k), this.expectation(k));
+    else Segment.create(this.path(k), this.expectation(k));
   }
 
   /** Maps segment k read-only (`r`) or copy-on-write (`c`). */

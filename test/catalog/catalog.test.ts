@@ -247,7 +247,7 @@ describe('runs and checkpoints', () => {
       'allow-changed',
       'completed',
     ]);
-    expect(events[0]?.data).toEqual({ iterations: 1000, seed: 42 });
+    expect(events[0]?.data).toEqual({ iterations: 1000, seed: 42, workers: 1 });
     expect(events[4]?.data).toEqual({ from: 10, previousStatus: 'interrupted' });
     expect(events[5]?.data).toEqual({ from: 'a'.repeat(64), to: 'b'.repeat(64) });
     expect(events.every((e) => e.pid === process.pid)).toBe(true);

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../../src/catalog/migrations.ts';
 import { FIXTURES, json, mmrun, peekRun, segmentHashes, sleep, spawnMmrun, tempDirs, waitFor } from './cli.ts';
 
 const fresh = tempDirs();
@@ -70,7 +71,7 @@ describe('a crash at each dangerous point loses no flushed row', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(segmentHashes(dir, 'm')).toEqual(await reference());
     const db = new Database(path.join(dir, 'mmrun.sqlite'), { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     db.close();
   });
 

@@ -1,0 +1,219 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { RangeChecksum } from '../catalog/catalog.ts';
+import { MmrunError, StepError } from '../errors.ts';
+import type { Context } from '../experiment/define.ts';
+import type { LoadedExperiment } from '../experiment/load.ts';
+import type { CounterRng } from '../experiment/rng.ts';
+import { crashPoint, delayPoint } from '../faults.ts';
+import { crc32cOf } from '../storage/checksum.ts';
+import { compileRowWriter, type RowWriter } from '../storage/row-writer.ts';
+import type { Segment } from '../storage/segment.ts';
+import type { SegmentedArray } from '../storage/segmented-array.ts';
+import { type FlushPolicy, Pacer } from './flush-policy.ts';
+import { encodeState } from './state.ts';
+import { startTicker } from './ticker.ts';
+
+/** What the loop reports at most every {@link PROGRESS_MS}. */
+export interface LoopProgress {
+  /** Next row to compute: rows [startRow, rows) are written. */
+  readonly rows: number;
+  /** Rows [startRow, flushedRows) are on disk and committed. */
+  readonly flushedRows: number;
+  readonly elapsedMs: number;
+  /** Time since the last flush: the work a crash right now would lose. */
+  readonly msSinceFlush: number;
+}
+
+/** How often `onProgress` is called, at most. */
+export const PROGRESS_MS = 250;
+
+/** One loop over rows [startRow, endRow) of a run: a whole run, or one shard of it. */
+export interface LoopSpec {
+  readonly array: SegmentedArray;
+  readonly loaded: LoadedExperiment;
+  readonly ctx: Context;
+  readonly rng: CounterRng;
+  readonly log: Logger;
+  readonly policy: FlushPolicy;
+  readonly startRow: number;
+  readonly endRow: number;
+  /**
+   * Map only the rows [startRow, endRow) of each segment (a shard's worker, whose
+   * neighbours write the rest of a shared segment), instead of whole segments.
+   */
+  readonly windowed: boolean;
+  /**
+   * Records that rows before `rows` are durable: called after their msync (DESIGN invariant
+   * 1), with the state after row `rows - 1` and the CRC32C of the range just synced.
+   */
+  readonly commit: (rows: number, state: Buffer | null, checksum: RangeChecksum | undefined) => void;
+  /** Asked at every checkpoint (every few ms): the reason to stop now, or undefined. */
+  readonly stopReason: () => string | undefined;
+  /** Asked at every checkpoint: whether someone asked for a flush since the last time. */
+  readonly flushRequested: () => boolean;
+  readonly onProgress?: (progress: LoopProgress) => void;
+}
+
+/** How a loop ended. The caller records it (catalog, or a message to the coordinator). */
+export interface LoopOutcome {
+  readonly status: 'completed' | 'interrupted' | 'failed';
+  /** The row the loop stopped before (the failing iteration for a failure). */
+  readonly rows: number;
+  readonly flushedRows: number;
+  readonly flushes: number;
+  readonly elapsedMs: number;
+  readonly stopReason?: string;
+  readonly error?: MmrunError;
+}
+
+/** How often a synchronous loop yields to the event loop, so signals are handled promptly. */
+const YIELD_MS = 25;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Any error that stops the loop, as an MmrunError (a full disk is DISK_FULL wherever it hit). */
+export function asRunError(caught: unknown, id: string): MmrunError {
+  if (caught instanceof MmrunError) return caught;
+  const code = (caught as { code?: string })?.code;
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') {
+    return new MmrunError('DISK_FULL', `run '${id}' stopped: the disk is full (${(caught as Error).message})`, {
+      cause: caught,
+      remedy: 'free disk space (every flushed row is kept), then `mmrun resume <run>`',
+    });
+  }
+  return new MmrunError('IO_ERROR', `run '${id}' stopped: ${(caught as Error)?.message ?? caught}`, { cause: caught });
+}
+
+/**
+ * The loop. Its fast path per iteration: reset the rng, call step, store the row, compare
+ * one integer and read one shared flag. Everything else (clock, flush, segment switch,
+ * yielding, stop) happens at checkpoints the {@link Pacer} and a 2 ms tick schedule.
+ *
+ * Durability order (DESIGN invariant 1): rows are msync'ed, then `commit` records the new
+ * flushed index with the state. An error is never retried: the flushed index stays where
+ * the last commit put it.
+ */
+export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
+  const { array, loaded, ctx, rng, log } = s;
+  const experiment = loaded.experiment;
+  const step = experiment.step;
+  const end = s.endRow;
+  const itemsize = array.layout.itemsize;
+  const compiled = compileRowWriter(array.layout);
+  const t0 = performance.now();
+  const pacer = new Pacer(s.policy, s.startRow, t0);
+
+  let i = s.startRow;
+  let flushedRows = i;
+  let flushes = 0;
+  let segment: Segment | undefined;
+  let write: RowWriter = () => {};
+  let segFirst = 0;
+  let segEnd = 0;
+  let lastYield = t0;
+  let lastProgress = t0;
+
+  const openSegmentAt = (row: number) => {
+    const k = array.segmentOf(row);
+    const first = array.firstRow(k);
+    const window = s.windowed ? { from: row - first, to: Math.min(end, first + array.rowsIn(k)) - first } : undefined;
+    segment = array.openForWrite(k, window);
+    write = compiled.bind(segment.data);
+    segFirst = first + segment.firstRow;
+    segEnd = segFirst + segment.rows;
+  };
+  const flush = (stopping = false) => {
+    const state = encodeState(ctx.state, i);
+    let checksum: RangeChecksum | undefined;
+    if (segment && i > flushedRows) {
+      crashPoint('before-msync');
+      segment.sync(flushedRows - segFirst, i - segFirst, itemsize);
+      crashPoint('after-msync');
+      if (stopping) crashPoint('graceful-stop');
+      const bytes = segment.data.subarray((flushedRows - segFirst) * itemsize, (i - segFirst) * itemsize);
+      checksum = { startRow: flushedRows, endRow: i, crc32c: crc32cOf(bytes) };
+    }
+    s.commit(i, state, checksum);
+    crashPoint('after-commit');
+    flushedRows = i;
+    flushes++;
+    pacer.flushed(i, performance.now());
+    log.debug({ event: 'flushed', rows: i }, 'flushed');
+  };
+  const outcome = (status: LoopOutcome['status'], extra: Partial<LoopOutcome> = {}): LoopOutcome => ({
+    status,
+    rows: i,
+    flushedRows,
+    flushes,
+    elapsedMs: performance.now() - t0,
+    ...extra,
+  });
+
+  const ticker = startTicker();
+  const tick = ticker.flag;
+  try {
+    // Without its tick the loop would neither flush on time nor notice a signal: start for sure.
+    await ticker.ready.catch((cause) => {
+      throw new MmrunError('IO_ERROR', `cannot start the loop's timer thread: ${(cause as Error).message}`, {
+        cause,
+        remedy: 'the process may be at its thread limit (ulimit -u); free some, then `mmrun resume <run>`',
+      });
+    });
+    if (i < end) openSegmentAt(i);
+    pacer.schedule(Math.min(segEnd, end));
+    while (i < end) {
+      rng.reset(i);
+      let row: unknown;
+      try {
+        row = step.call(experiment, i, ctx);
+        if (row !== null && typeof row === 'object' && typeof (row as PromiseLike<unknown>).then === 'function') {
+          row = await row;
+        }
+      } catch (cause) {
+        throw new StepError(loaded.name, i, cause);
+      }
+      write(row, i, i - segFirst);
+      i++;
+      if (i < pacer.next && tick[0] === 0) continue;
+      tick[0] = 0;
+
+      const now = performance.now();
+      const due = pacer.check(i, now) || s.flushRequested();
+      if (due || i === segEnd || i === end) flush();
+      if (i === segEnd && i < end) openSegmentAt(i);
+      if (s.onProgress && now - lastProgress >= PROGRESS_MS) {
+        lastProgress = now;
+        s.onProgress({ rows: i, flushedRows, elapsedMs: now - t0, msSinceFlush: now - pacer.lastFlushAt });
+      }
+      if (now - lastYield >= YIELD_MS) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
+      const stopReason = i < end ? s.stopReason() : undefined;
+      if (stopReason !== undefined) {
+        await delayPoint('graceful-stop');
+        flush(true);
+        return outcome('interrupted', { stopReason });
+      }
+      pacer.schedule(Math.min(segEnd, end));
+    }
+    if (i > flushedRows || flushes === 0) flush();
+    return outcome('completed');
+  } catch (caught) {
+    const error = asRunError(caught, ctx.runId);
+    if ((error instanceof StepError || error.code === 'BAD_ROW') && ctx.state === undefined) {
+      // Rows before the failing iteration are good: keep them. With state, the failed step
+      // may have changed ctx.state half-way, so the last checkpoint (rows and state that
+      // agree) stays, and resume recomputes from there.
+      try {
+        flush();
+      } catch (flushError) {
+        log.error({ event: 'flush-failed', err: flushError }, 'could not flush after the failure');
+      }
+    }
+    return outcome('failed', { error });
+  } finally {
+    await ticker.stop();
+  }
+}
