@@ -91,6 +91,7 @@ async function bareCheap(dir: string, args: Args) {
     state: undefined,
     log: pino({ enabled: false }),
     rng,
+    shard: Object.freeze({ index: 0, count: 1, firstRow: 0, endRow: rows }),
   };
   const loop = (out: Float64Array, n: number) => {
     for (let i = 0; i < n; i++) {

@@ -46,7 +46,9 @@ export type ErrorCode =
   | 'CHECKSUM_MISMATCH'
   | 'BAD_COLUMN_INDEX'
   | 'NOTHING_TO_PLOT'
-  | 'FONT_NOT_FOUND';
+  | 'FONT_NOT_FOUND'
+  | 'SEQUENTIAL_EXPERIMENT'
+  | 'WORKER_FAILED';
 
 export interface MmrunErrorOptions {
   /** What the user should do next. Printed after the message. */

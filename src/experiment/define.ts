@@ -37,6 +37,20 @@ export interface Context<P extends Record<string, ParamValue> = Record<string, P
    * or not the run was resumed, as long as the step draws in the same order.
    */
   readonly rng: CounterRng;
+  /**
+   * The part of the run this context computes: rows [firstRow, endRow), shard `index` of
+   * `count`. A run with one worker is shard 0 of 1, all rows. With `--workers K` each
+   * worker has its own context and state.
+   */
+  readonly shard: ShardInfo;
+}
+
+/** One worker's contiguous share of a run's rows. */
+export interface ShardInfo {
+  readonly index: number;
+  readonly count: number;
+  readonly firstRow: number;
+  readonly endRow: number;
 }
 
 /** An experiment module's default export. */
@@ -55,11 +69,14 @@ export interface Experiment<
   readonly params?: P;
   /**
    * If true, the iterations form one sequential chain (state carries from each step to
-   * the next) and cannot be split across workers.
+   * the next) and cannot be split across workers: `--workers K` with K > 1 is refused.
    */
   readonly sequential?: boolean;
-  /** Makes the initial state. Its `ctx.rng` is a stream of its own. */
-  init?(ctx: Context<P, S>): S | Promise<S>;
+  /**
+   * Makes the initial state. Its `ctx.rng` is a stream of its own. With `--workers K`, each
+   * shard calls it once with the shard's first row (`ctx.shard`), and keeps its own state.
+   */
+  init?(ctx: Context<P, S>, firstRow: number): S | Promise<S>;
   /** Computes iteration `i` and returns its row (or a Promise of it). */
   step(i: number, ctx: Context<P, S>): Row<C> | Promise<Row<C>>;
 }

@@ -16,6 +16,7 @@ import { columnsOf, descrOf, layoutOf } from '../storage/dtype.ts';
 import { readHeader } from '../storage/npy.ts';
 import { describeLayoutMismatch, fsyncDir } from '../storage/segment.ts';
 import { defaultSegmentRows, SegmentedArray } from '../storage/segmented-array.ts';
+import { callInit, makeContext, wholeRun } from './context.ts';
 import { type FlushPolicy, normalizeFlushPolicy } from './flush-policy.ts';
 import { openRunLog } from './log.ts';
 import { asRunError, type LoopOutcome, runLoop } from './loop.ts';
@@ -239,7 +240,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
         { event: 'started', experiment: loaded.name, path: loaded.path, iterations, seed, params },
         'run started',
       );
-      const ctx = makeContext(params, seed, id, log, rng);
+      const ctx = makeContext(params, seed, id, log, rng, wholeRun(iterations));
       ctx.state = await callInit(loaded, ctx);
       catalog.checkpoint(id, 0, encodeState(ctx.state, 0));
       options.onStart?.({ id, runDir, experiment: loaded.name, seed, iterations, startRow: 0, resumed: false });
@@ -355,7 +356,7 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       log.info({ event: 'resumed', from: run.flushedRows, previousStatus: before.status }, 'run resumed');
       const rng = new CounterRng(run.seed);
       const params = run.params as Record<string, number | string | boolean>;
-      const ctx = makeContext(params, run.seed, id, log, rng);
+      const ctx = makeContext(params, run.seed, id, log, rng, wholeRun(run.iterations));
       const saved = catalog.latestState(id);
       ctx.state = saved === null ? await callInit(loaded, ctx) : decodeState(saved);
       const policy = normalizeFlushPolicy({ every: run.flushEvery, intervalSeconds: run.flushInterval });
@@ -418,17 +419,6 @@ function preflight(run: RunRecord, extending: boolean): void {
   if (run.status === 'running' && run.owner) throw runLocked(run, RESUME_LATER);
 }
 
-/** A fresh experiment context (state undefined). */
-export function makeContext(
-  params: Record<string, number | string | boolean>,
-  seed: number,
-  runId: string,
-  log: Logger,
-  rng: CounterRng,
-): Context {
-  return { params: Object.freeze({ ...params }), seed, runId, state: undefined, log, rng };
-}
-
 /**
  * Runs the set-up between taking ownership of a run and its loop. If it fails, the run is
  * recorded `failed` (ownership released) before the error propagates.
@@ -449,27 +439,6 @@ async function owned<T>(catalog: Catalog, id: string, setup: () => Promise<T>): 
       // The original error matters more; the run then shows as crashed, which is also true.
     }
     throw error;
-  }
-}
-
-/** A stream of draws of its own for `init`, apart from every iteration's. */
-const INIT_STREAM = Number.MAX_SAFE_INTEGER;
-
-async function callInit(loaded: LoadedExperiment, ctx: Context): Promise<unknown> {
-  const init = loaded.experiment.init;
-  if (!init) return undefined;
-  ctx.rng.reset(INIT_STREAM);
-  try {
-    return await init.call(loaded.experiment, ctx);
-  } catch (cause) {
-    throw new MmrunError(
-      'STEP_FAILED',
-      `experiment '${loaded.name}' threw in init: ${(cause as Error)?.message ?? cause}`,
-      {
-        cause,
-        remedy: 'fix init; nothing was computed yet',
-      },
-    );
   }
 }
 

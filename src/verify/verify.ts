@@ -4,7 +4,8 @@ import { Catalog } from '../catalog/catalog.ts';
 import { MmrunError } from '../errors.ts';
 import { loadExperiment } from '../experiment/load.ts';
 import { CounterRng } from '../experiment/rng.ts';
-import { makeContext, resolveRunsDir } from '../runner/run.ts';
+import { makeContext, wholeRun } from '../runner/context.ts';
+import { resolveRunsDir } from '../runner/run.ts';
 import { decodeState } from '../runner/state.ts';
 import { crc32cOf } from '../storage/checksum.ts';
 import { layoutOf } from '../storage/dtype.ts';
@@ -93,6 +94,7 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
         run.id,
         pino({ level: 'silent' }),
         rng,
+        wholeRun(run.iterations),
       );
       const scratch = Buffer.alloc(layout.itemsize);
       const write = compileRowWriter(layout).bind(scratch);
