@@ -1,7 +1,15 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
-import { Catalog, RESUME_LATER, type RunRecord, runCompleted, runLocked } from '../catalog/catalog.ts';
+import {
+  Catalog,
+  type RangeChecksum,
+  RESUME_LATER,
+  type RunRecord,
+  runCompleted,
+  runLocked,
+} from '../catalog/catalog.ts';
 import { startHeartbeat } from '../catalog/heartbeat.ts';
 import { currentOwner } from '../catalog/ownership.ts';
 import { requireCatalog } from '../catalog/query.ts';
@@ -20,6 +28,7 @@ import { callInit, makeContext, wholeRun } from './context.ts';
 import { type FlushPolicy, normalizeFlushPolicy } from './flush-policy.ts';
 import { openRunLog } from './log.ts';
 import { asRunError, type LoopOutcome, runLoop } from './loop.ts';
+import { driveShards, MAX_WORKERS } from './shards.ts';
 import { decodeState, encodeState } from './state.ts';
 
 /**
@@ -93,6 +102,14 @@ export interface RunOptions {
   readonly flushInterval?: number;
   /** Rows per segment file. @default as many as fit in 1 GiB */
   readonly segmentRows?: number | string;
+  /**
+   * Worker threads, each computing one contiguous shard of the rows with its own mapping of
+   * them; a resume keeps the run's count. Results of an experiment without state are
+   * byte-identical for every K; with state, each shard has its own (`init` gets the shard's
+   * first row). An experiment declaring `sequential: true` refuses K > 1.
+   * @default 1
+   */
+  readonly workers?: number | string;
   /** Aborting stops the run gracefully: finish the iteration, flush, record `interrupted`. */
   readonly signal?: AbortSignal;
   /** Called once the run is registered and about to compute its first row. */
@@ -199,6 +216,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
     options.segmentRows === undefined
       ? defaultSegmentRows(loaded.layout)
       : parseCount(options.segmentRows, '--segment-rows', 'BAD_OPTION');
+  const workers = checkWorkers(options.workers, iterations, loaded);
   const id = checkRunId(options.id ?? newRunId(loaded.name));
   const runDir = path.join(runsDir, id);
   const array = new SegmentedArray(runDir, loaded.layout, { totalRows: iterations, segmentRows }, `run '${id}'`);
@@ -228,22 +246,51 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
         segmentRows,
         flushEvery: policy.every,
         flushInterval: policy.intervalSeconds,
+        workers,
       },
       currentOwner(),
     );
     // From here the run is ours: a failure before the loop is recorded, never left `running`.
+    const started = { id, runDir, experiment: loaded.name, seed, iterations, startRow: 0, resumed: false };
+    if (workers > 1) {
+      const log = await owned(catalog, id, async () => {
+        const log = startLog(runsDir, runDir, id, {
+          experiment: loaded.name,
+          path: loaded.path,
+          iterations,
+          seed,
+          params,
+          workers,
+        });
+        options.onStart?.(started);
+        return log;
+      });
+      return await driveShards({
+        run: catalog.getRun(id),
+        runDir,
+        catalog,
+        array,
+        experimentPath: loaded.path,
+        sourceHash: loaded.sourceHash,
+        log,
+        policy,
+        stop: options.signal,
+        flushRequest: options.flushRequest,
+        onProgress: options.onProgress,
+      });
+    }
     const { log, ctx } = await owned(catalog, id, async () => {
-      fs.mkdirSync(runDir, { recursive: true });
-      fsyncDir(runsDir);
-      const log = openRunLog(runDir, { run: id });
-      log.info(
-        { event: 'started', experiment: loaded.name, path: loaded.path, iterations, seed, params },
-        'run started',
-      );
+      const log = startLog(runsDir, runDir, id, {
+        experiment: loaded.name,
+        path: loaded.path,
+        iterations,
+        seed,
+        params,
+      });
       const ctx = makeContext(params, seed, id, log, rng, wholeRun(iterations));
       ctx.state = await callInit(loaded, ctx);
       catalog.checkpoint(id, 0, encodeState(ctx.state, 0));
-      options.onStart?.({ id, runDir, experiment: loaded.name, seed, iterations, startRow: 0, resumed: false });
+      options.onStart?.(started);
       return { log, ctx };
     });
     return await drive({
@@ -264,6 +311,39 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
   } finally {
     catalog.close();
   }
+}
+
+/** Makes the run's directory and log, and logs the start. */
+function startLog(runsDir: string, runDir: string, id: string, data: Record<string, unknown>): Logger {
+  fs.mkdirSync(runDir, { recursive: true });
+  fsyncDir(runsDir);
+  const log = openRunLog(runDir, { run: id });
+  log.info({ event: 'started', ...data }, 'run started');
+  return log;
+}
+
+/** Parses `--workers` against the run: 1..MAX_WORKERS, at most one per row, 1 if sequential. */
+function checkWorkers(value: number | string | undefined, iterations: number, loaded: LoadedExperiment): number {
+  if (value === undefined) return 1;
+  const workers = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    throw new MmrunError('BAD_OPTION', `--workers ${show(value)} is not a whole number from 1 to ${MAX_WORKERS}`, {
+      remedy: `pass --workers K with 1 <= K <= ${MAX_WORKERS}, e.g. the number of cores (${os.availableParallelism()} here)`,
+    });
+  }
+  if (workers > iterations) {
+    throw new MmrunError('BAD_OPTION', `--workers ${workers} is more than the ${iterations} iterations`, {
+      remedy: `pass --workers ${Math.max(1, iterations)} or fewer`,
+    });
+  }
+  if (workers > 1 && loaded.experiment.sequential === true) {
+    throw new MmrunError(
+      'SEQUENTIAL_EXPERIMENT',
+      `experiment '${loaded.name}' declares sequential: true (one chain of state from each step to the next), so it cannot be split over --workers ${workers}`,
+      { remedy: 'run it with --workers 1, or remove sequential: true if each shard may start its own chain' },
+    );
+  }
+  return workers;
 }
 
 /**
@@ -287,6 +367,13 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       );
     }
     const extending = extendTo !== undefined && extendTo > before.iterations;
+    if (extending && before.workers > 1) {
+      throw new MmrunError(
+        'BAD_ITERATIONS',
+        `run '${id}' is split into ${before.workers} shards of its ${before.iterations} iterations; it cannot be extended`,
+        { remedy: 'leave --iterations out to continue it, or start a new run with the iterations you need' },
+      );
+    }
     preflight(before, extending);
     const loaded = await loadExperiment(before.experimentPath);
     const changed = loaded.sourceHash !== before.sourceHash;
@@ -318,33 +405,60 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
     const growing =
       pendingGrowth(array, catalog.extendedFrom(id)) ??
       (extending ? pendingGrowth(array, before.iterations) : undefined);
-    array.validateUpTo(before.flushedRows);
-    if (before.flushedRows < before.iterations) {
-      // The segment the loop continues in may exist already; it must be valid too.
-      const k = array.segmentOf(before.flushedRows);
-      if (fs.existsSync(array.path(k))) array.openForRead(k);
+    // Every segment holding flushed rows, and each segment a loop continues in if it exists
+    // already, must be valid; the last range each loop flushed must still have its checksum.
+    const parts =
+      before.workers > 1 ? before.shards : [{ startRow: 0, endRow: totalRows, flushedRows: before.flushedRows }];
+    for (const part of parts) {
+      array.validateRange(part.startRow, part.flushedRows);
+      if (part.flushedRows < part.endRow) array.validateIfPresent(array.segmentOf(part.flushedRows));
     }
-
-    const last = catalog.lastChecksum(id);
-    if (last) {
-      const crc = checksumRows(array, last.startRow, last.endRow);
-      if (crc !== last.crc32c) {
-        throw new MmrunError(
-          'CHECKSUM_MISMATCH',
-          `rows ${last.startRow}..${last.endRow} of run '${id}' have CRC32C ${crc.toString(16)} but the catalog recorded ${last.crc32c.toString(16)} when they were flushed`,
-          {
-            remedy: `the segment was changed on disk; \`mmrun verify ${id}\` shows the first bad range; restore it from a backup or start a new run`,
-          },
-        );
-      }
+    for (const part of parts) {
+      const last = part.flushedRows > part.startRow ? catalog.checksumEndingAt(id, part.flushedRows) : undefined;
+      if (last) checkLastRange(array, id, last);
     }
 
     const run = catalog.claim(id, currentOwner(), {
       extendTo,
       expect: { flushedRows: before.flushedRows, iterations: before.iterations },
     });
+    const policy = normalizeFlushPolicy({ every: run.flushEvery, intervalSeconds: run.flushInterval });
+    const resumed = {
+      id,
+      runDir,
+      experiment: loaded.name,
+      seed: run.seed,
+      iterations: run.iterations,
+      startRow: run.flushedRows,
+      resumed: true,
+    };
     // From here the run is ours: a failure before the loop is recorded, never left `running`.
-    const { log, ctx, rng, policy } = await owned(catalog, id, async () => {
+    if (run.workers > 1) {
+      const log = await owned(catalog, id, async () => {
+        if (changed) catalog.acceptSourceChange(id, before.sourceHash, loaded.sourceHash);
+        fs.mkdirSync(runDir, { recursive: true });
+        removeStaleTemporaries(runDir);
+        const log = openRunLog(runDir, { run: id });
+        const shards = run.shards.map((shard) => shard.flushedRows);
+        log.info({ event: 'resumed', from: run.flushedRows, shards, previousStatus: before.status }, 'run resumed');
+        options.onStart?.(resumed);
+        return log;
+      });
+      return await driveShards({
+        run,
+        runDir,
+        catalog,
+        array,
+        experimentPath: loaded.path,
+        sourceHash: loaded.sourceHash,
+        log,
+        policy,
+        stop: options.signal,
+        flushRequest: options.flushRequest,
+        onProgress: options.onProgress,
+      });
+    }
+    const { log, ctx, rng } = await owned(catalog, id, async () => {
       if (growing !== undefined) {
         crashPoint('extend');
         array.grow(growing);
@@ -359,17 +473,8 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       const ctx = makeContext(params, run.seed, id, log, rng, wholeRun(run.iterations));
       const saved = catalog.latestState(id);
       ctx.state = saved === null ? await callInit(loaded, ctx) : decodeState(saved);
-      const policy = normalizeFlushPolicy({ every: run.flushEvery, intervalSeconds: run.flushInterval });
-      options.onStart?.({
-        id,
-        runDir,
-        experiment: loaded.name,
-        seed: run.seed,
-        iterations: run.iterations,
-        startRow: run.flushedRows,
-        resumed: true,
-      });
-      return { log, ctx, rng, policy };
+      options.onStart?.(resumed);
+      return { log, ctx, rng };
     });
     return await drive({
       id,
@@ -388,6 +493,20 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
     });
   } finally {
     catalog.close();
+  }
+}
+
+/** Refuses to continue after rows whose bytes changed since they were flushed. */
+function checkLastRange(array: SegmentedArray, id: string, last: RangeChecksum): void {
+  const crc = checksumRows(array, last.startRow, last.endRow);
+  if (crc !== last.crc32c) {
+    throw new MmrunError(
+      'CHECKSUM_MISMATCH',
+      `rows ${last.startRow}..${last.endRow} of run '${id}' have CRC32C ${crc.toString(16)} but the catalog recorded ${last.crc32c.toString(16)} when they were flushed`,
+      {
+        remedy: `the segment was changed on disk; \`mmrun verify ${id}\` shows the first bad range; restore it from a backup or start a new run`,
+      },
+    );
   }
 }
 

@@ -122,8 +122,19 @@ export class SegmentedArray {
 
   /** Validates (headers and sizes only, no mapping) every segment holding rows [0, rows). */
   validateUpTo(rows: number): void {
-    const last = rows > 0 ? this.segmentOf(rows - 1) : -1;
-    for (let k = 0; k <= last; k++) validateSegment(this.path(k), this.expectation(k));
+    this.validateRange(0, rows);
+  }
+
+  /** Validates (headers and sizes only, no mapping) every segment holding rows [from, to). */
+  validateRange(from: number, to: number): void {
+    if (to <= from) return;
+    for (let k = this.segmentOf(from); k <= this.segmentOf(to - 1); k++)
+      validateSegment(this.path(k), this.expectation(k));
+  }
+
+  /** Validates segment k if it exists (a segment the loop will continue in). */
+  validateIfPresent(k: number): void {
+    if (fs.existsSync(this.path(k))) validateSegment(this.path(k), this.expectation(k));
   }
 
   /**

@@ -12,6 +12,7 @@ interface RunArgs extends SessionArgs {
   'flush-every'?: string;
   'flush-interval'?: number;
   'segment-rows'?: string;
+  workers?: string;
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -40,8 +41,14 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('flush-every', { type: 'string', describe: 'flush every N iterations [default: 1000000]' })
       .option('flush-interval', { type: 'number', describe: 'flush every T seconds [default: 10]' })
       .option('segment-rows', { type: 'string', describe: 'rows per segment file [default: what fits in 1 GiB]' })
+      .option('workers', {
+        alias: 'w',
+        type: 'string',
+        describe: 'worker threads, each computing one contiguous shard of the rows [default: 1]',
+      })
       .example('$0 run experiments/walk.ts --iterations 1e6 --seed 42', 'a random walk of a million steps')
-      .example('$0 run pi --param batch=64 --id pi-1', 'an example by name, with a param and an id'),
+      .example('$0 run pi --param batch=64 --id pi-1', 'an example by name, with a param and an id')
+      .example('$0 run pi -n 1e8 --workers 2', 'two worker threads, each computing half of the rows'),
   handler: deferred((argv: ArgumentsCamelCase<RunArgs>) =>
     runSession(argv, (hooks) =>
       startRun({
@@ -54,6 +61,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
         flushEvery: argv['flush-every'],
         flushInterval: argv['flush-interval'],
         segmentRows: argv['segment-rows'],
+        workers: argv.workers,
         ...hooks,
       }),
     ),

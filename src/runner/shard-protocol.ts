@@ -1,0 +1,56 @@
+// What a run's coordinator (the main thread, owner of the catalog) and the worker thread
+// of one shard say to each other. Plain data only: it crosses threads by structured clone.
+import type { RangeChecksum } from '../catalog/catalog.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { ShardInfo } from '../experiment/define.ts';
+import type { FlushPolicy } from './flush-policy.ts';
+
+/** What a shard's worker is started with. */
+export interface ShardInput {
+  readonly runId: string;
+  readonly runDir: string;
+  readonly experimentPath: string;
+  /** The source the coordinator validated; the worker refuses another. */
+  readonly sourceHash: string;
+  readonly columns: Readonly<Record<string, unknown>>;
+  readonly totalRows: number;
+  readonly segmentRows: number;
+  readonly seed: number;
+  readonly params: Readonly<Record<string, number | string | boolean>>;
+  readonly policy: FlushPolicy;
+  readonly shard: ShardInfo;
+  /** The shard's flushed index: where this session starts. */
+  readonly startRow: number;
+  /** The state saved with the shard's last checkpoint; null calls `init`. */
+  readonly state: Uint8Array | null;
+}
+
+/** An error as it crosses threads. */
+export interface WireError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly remedy: string | undefined;
+  readonly stack: string | undefined;
+}
+
+/** Worker → coordinator. */
+export type ShardMessage =
+  /** Rows [.., rows) are msync'ed: commit them with the state. */
+  | {
+      readonly type: 'flushed';
+      readonly rows: number;
+      readonly state: Uint8Array | null;
+      readonly checksum: RangeChecksum | undefined;
+    }
+  | { readonly type: 'progress'; readonly rows: number; readonly flushedRows: number; readonly msSinceFlush: number }
+  | {
+      readonly type: 'done';
+      readonly status: 'completed' | 'interrupted' | 'failed';
+      readonly rows: number;
+      readonly flushes: number;
+      readonly elapsedMs: number;
+      readonly error: WireError | undefined;
+    };
+
+/** Coordinator → worker. */
+export type ShardCommand = { readonly type: 'stop'; readonly reason: string } | { readonly type: 'flush' };

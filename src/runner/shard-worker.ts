@@ -1,0 +1,100 @@
+// The worker thread of one shard: it loads the experiment, maps only its own rows of each
+// segment (`r+`, or `w+` for a segment no other shard touches), writes and msyncs them, and
+// leaves every commit to the coordinator, which owns the catalog. It runs the same loop as
+// a run with one worker.
+import { parentPort, workerData } from 'node:worker_threads';
+import { MmrunError } from '../errors.ts';
+import { loadExperiment } from '../experiment/load.ts';
+import { CounterRng } from '../experiment/rng.ts';
+import { layoutOf } from '../storage/dtype.ts';
+import { SegmentedArray } from '../storage/segmented-array.ts';
+import { callInit, makeContext } from './context.ts';
+import { openRunLog } from './log.ts';
+import { asRunError, runLoop } from './loop.ts';
+import type { ShardCommand, ShardInput, ShardMessage, WireError } from './shard-protocol.ts';
+import { decodeState } from './state.ts';
+
+const port = parentPort!;
+const input = (workerData as { input: ShardInput }).input;
+const send = (message: ShardMessage) => port.postMessage(message);
+
+let stopReason: string | undefined;
+let flushWanted = false;
+port.on('message', (command: ShardCommand) => {
+  if (command.type === 'stop') stopReason ??= command.reason;
+  else flushWanted = true;
+});
+
+const wire = (error: MmrunError): WireError => ({
+  code: error.code,
+  message: error.message,
+  remedy: error.remedy,
+  stack: error.stack,
+});
+
+async function main(): Promise<void> {
+  const { shard, runId } = input;
+  const log = openRunLog(input.runDir, { run: runId, shard: shard.index });
+  let outcome: Awaited<ReturnType<typeof runLoop>>;
+  try {
+    const loaded = await loadExperiment(input.experimentPath);
+    if (loaded.sourceHash !== input.sourceHash) {
+      throw new MmrunError(
+        'EXPERIMENT_CHANGED',
+        `${loaded.path} changed while run '${runId}' was starting (sha256 ${input.sourceHash.slice(0, 12)} expected, ${loaded.sourceHash.slice(0, 12)} found)`,
+        { remedy: 'leave the file alone while a run starts, then `mmrun resume` it' },
+      );
+    }
+    const layout = layoutOf(input.columns, `run '${runId}'`);
+    const array = new SegmentedArray(
+      input.runDir,
+      layout,
+      { totalRows: input.totalRows, segmentRows: input.segmentRows },
+      `run '${runId}'`,
+    );
+    const rng = new CounterRng(input.seed);
+    const ctx = makeContext({ ...input.params }, input.seed, runId, log, rng, shard);
+    ctx.state =
+      input.state === null
+        ? await callInit(loaded, ctx)
+        : decodeState(Buffer.from(input.state.buffer, input.state.byteOffset, input.state.byteLength));
+    log.info({ event: 'shard-started', shard: shard.index, from: input.startRow, to: shard.endRow }, 'shard started');
+    outcome = await runLoop({
+      array,
+      loaded,
+      ctx,
+      rng,
+      log,
+      policy: input.policy,
+      startRow: input.startRow,
+      endRow: shard.endRow,
+      windowed: true,
+      commit: (rows, state, checksum) => send({ type: 'flushed', rows, state, checksum }),
+      stopReason: () => stopReason,
+      flushRequested: () => {
+        const wanted = flushWanted;
+        flushWanted = false;
+        return wanted;
+      },
+      onProgress: (p) =>
+        send({ type: 'progress', rows: p.rows, flushedRows: p.flushedRows, msSinceFlush: p.msSinceFlush }),
+    });
+  } catch (caught) {
+    // Failed before the loop (loading, init): nothing was written.
+    const error = asRunError(caught, runId);
+    send({ type: 'done', status: 'failed', rows: input.startRow, flushes: 0, elapsedMs: 0, error: wire(error) });
+    return;
+  }
+  send({
+    type: 'done',
+    status: outcome.status,
+    rows: outcome.rows,
+    flushes: outcome.flushes,
+    elapsedMs: outcome.elapsedMs,
+    error: outcome.error && wire(outcome.error),
+  });
+}
+
+await main();
+// Nothing else keeps the thread alive: it ends once the last message is out.
+port.unref();
