@@ -8,6 +8,7 @@ export interface RunView {
   experiment: string;
   status: RunRecord['status'];
   iterations: number;
+  /** Rows [0, flushedRows) are on disk: for a sharded run, the contiguous prefix. */
   flushedRows: number;
   seed: number;
   params: Readonly<Record<string, unknown>>;
@@ -32,6 +33,12 @@ export interface RunView {
   worstCaseLoss: { rows: number; seconds: number };
   error: string | null;
   errorIteration: number | null;
+  /** Worker threads (shards) the run is split into. */
+  workers: number;
+  /** Rows on disk over all shards (= flushedRows with one worker). */
+  doneRows: number;
+  /** Each shard's rows [startRow, endRow) and flushed index; empty with one worker. */
+  shards: RunRecord['shards'];
   events?: RunEvent[];
 }
 
@@ -73,14 +80,20 @@ export function runView(run: RunRecord, runsDir: string, events?: RunEvent[]): R
     worstCaseLoss: worstCaseLoss(run),
     error: run.error ?? null,
     errorIteration: run.errorIteration ?? null,
+    workers: run.workers,
+    doneRows: run.doneRows,
+    shards: run.shards,
     ...(events ? { events } : {}),
   };
 }
 
-/** The flush policy's bound on lost work: min(N rows, T seconds × rate). */
+/**
+ * The flush policy's bound on lost work: min(N rows, T seconds × rate) — per shard, so
+ * min(K·N, T × total rate) for a run split over K workers.
+ */
 export function worstCaseLoss(run: RunRecord): { rows: number; seconds: number } {
   const byTime = run.rowsPerSecond ? Math.ceil(run.flushInterval * run.rowsPerSecond) : Number.POSITIVE_INFINITY;
-  const rows = Math.min(run.flushEvery, byTime, run.iterations - run.flushedRows);
+  const rows = Math.min(run.workers * run.flushEvery, byTime, run.iterations - run.doneRows);
   const seconds = run.rowsPerSecond ? Math.min(run.flushInterval, rows / run.rowsPerSecond) : run.flushInterval;
   return { rows, seconds: Math.round(seconds * 100) / 100 };
 }

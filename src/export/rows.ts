@@ -17,6 +17,21 @@ export interface RowChunk {
   readonly data: Buffer;
 }
 
+/** The rows of one segment that lie in a requested range, mapped read-only. */
+export interface SegmentSlice {
+  /** The segment's number: its file is `path`, named in row order. */
+  readonly index: number;
+  readonly path: string;
+  /** Index in the run of the first row of `data`. */
+  readonly firstRow: number;
+  readonly rows: number;
+  /**
+   * `rows × itemsize` bytes, a view into the segment's read-only (mode `r`) mapping, which
+   * lives as long as this Buffer (or any view of its ArrayBuffer) is reachable.
+   */
+  readonly data: Buffer;
+}
+
 /** Default bytes of rows per chunk: large enough to amortise per-chunk work, small beside RSS. */
 export const DEFAULT_CHUNK_BYTES = 4 << 20;
 
@@ -102,6 +117,43 @@ export class RunRows {
       } finally {
         pages.releaseAll();
       }
+    }
+  }
+
+  /**
+   * Maps, read-only (mode `r`), every segment holding rows of [start, end), each validated
+   * (magic, dtype, shape, size) before it is mapped; returns the part of each in the range.
+   * Nothing is read: pages are faulted in when touched, without any read-ahead advice.
+   * @throws RangeError if the range is not within the flushed rows.
+   */
+  segments(start: number, end: number): SegmentSlice[] {
+    this.#checkRange(start, end);
+    const { itemsize } = this.layout;
+    const out: SegmentSlice[] = [];
+    for (let row = start; row < end; ) {
+      const k = this.#array.segmentOf(row);
+      const first = this.#array.firstRow(k);
+      const stop = Math.min(end, first + this.#array.rowsIn(k));
+      const segment = this.#array.openForRead(k, 'r');
+      const from = (row - first) * itemsize;
+      out.push({
+        index: k,
+        path: segment.path,
+        firstRow: row,
+        rows: stop - row,
+        data: segment.data.subarray(from, from + (stop - row) * itemsize),
+      });
+      row = stop;
+    }
+    return out;
+  }
+
+  #checkRange(start: number, end: number): void {
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end)) {
+      throw new RangeError(`row range ${start}:${end} is not a range of non-negative integers`);
+    }
+    if (end > this.flushedRows) {
+      throw new RangeError(`row range ${start}:${end} goes past the ${this.flushedRows} flushed rows`);
     }
   }
 }

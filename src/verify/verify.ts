@@ -4,7 +4,7 @@ import { Catalog } from '../catalog/catalog.ts';
 import { MmrunError } from '../errors.ts';
 import { loadExperiment } from '../experiment/load.ts';
 import { CounterRng } from '../experiment/rng.ts';
-import { makeContext, wholeRun } from '../runner/context.ts';
+import { callInit, makeContext, wholeRun } from '../runner/context.ts';
 import { resolveRunsDir } from '../runner/run.ts';
 import { decodeState } from '../runner/state.ts';
 import { crc32cOf } from '../storage/checksum.ts';
@@ -36,14 +36,29 @@ export interface VerifyResult {
   /** Flushed ranges checked (each with the CRC32C committed when it was flushed). */
   readonly ranges: number;
   readonly bytes: number;
-  /** Rows of [0, flushedRows) no checksum covers (runs from before checksums existed). */
+  /** Flushed rows no checksum covers (runs from before checksums existed). */
   readonly uncoveredRows: number;
   /** The first range whose bytes no longer match their checksum. */
   readonly firstBad: BadRange | undefined;
   readonly recomputed:
-    | { readonly method: 'stateless' | 'checkpoints'; readonly rows: number; readonly mismatches: readonly number[] }
+    | {
+        readonly method: 'stateless' | 'checkpoints' | 'shard-starts';
+        readonly rows: number;
+        readonly mismatches: readonly number[];
+      }
     | undefined;
   readonly ok: boolean;
+}
+
+/** The row index of the n-th flushed row, counting shard after shard. */
+function nthFlushedRow(parts: readonly { startRow: number; flushedRows: number }[], n: number): number {
+  let left = n;
+  for (const part of parts) {
+    const rows = part.flushedRows - part.startRow;
+    if (left < rows) return part.startRow + left;
+    left -= rows;
+  }
+  throw new RangeError(`there are fewer than ${n + 1} flushed rows`);
 }
 
 /**
@@ -64,13 +79,18 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
       { totalRows: run.iterations, segmentRows: run.segmentRows },
       `run '${run.id}'`,
     );
-    array.validateUpTo(run.flushedRows);
+    // The rows on disk: [0, flushedRows), or each shard's flushed rows of a sharded run.
+    const parts =
+      run.workers > 1 ? run.shards : [{ shard: 0, startRow: 0, endRow: run.iterations, flushedRows: run.flushedRows }];
+    for (const part of parts) array.validateRange(part.startRow, part.flushedRows);
     const reader = new SegmentReader(array);
 
     let covered = 0;
     let bytes = 0;
     let firstBad: BadRange | undefined;
-    const ranges = catalog.checksums(run.id).filter((r) => r.endRow <= run.flushedRows);
+    const ranges = catalog
+      .checksums(run.id)
+      .filter((r) => parts.some((part) => part.startRow <= r.startRow && r.endRow <= part.flushedRows));
     for (const range of ranges) {
       const actual = reader.crc(range.startRow, range.endRow);
       covered += range.endRow - range.startRow;
@@ -80,7 +100,7 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
 
     let recomputed: VerifyResult['recomputed'];
     const k = options.recompute ?? 0;
-    if (k > 0 && run.flushedRows > 0) {
+    if (k > 0 && run.doneRows > 0) {
       const loaded = await loadExperiment(run.experimentPath);
       if (loaded.sourceHash !== run.sourceHash && !options.allowChanged) {
         throw new MmrunError('EXPERIMENT_CHANGED', `${loaded.path} changed since run '${run.id}' began`, {
@@ -99,15 +119,29 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
       const scratch = Buffer.alloc(layout.itemsize);
       const write = compileRowWriter(layout).bind(scratch);
       const mismatches: number[] = [];
-      const check = async (i: number) => {
+      const check = async (i: number, c = ctx) => {
         rng.reset(i);
-        write(await loaded.experiment.step(i, ctx), i, 0);
+        write(await loaded.experiment.step(i, c), i, 0);
         if (!scratch.equals(reader.row(i))) mismatches.push(i);
       };
       if (!loaded.experiment.init) {
-        const rows = Math.min(k, run.flushedRows);
-        for (let n = 0; n < rows; n++) await check(Math.floor(((n + 0.5) * run.flushedRows) / rows));
+        // Rows spread evenly over every flushed row (the n-th row on disk, shard after shard).
+        const rows = Math.min(k, run.doneRows);
+        for (let n = 0; n < rows; n++) await check(nthFlushedRow(parts, Math.floor(((n + 0.5) * run.doneRows) / rows)));
         recomputed = { method: 'stateless', rows, mismatches };
+      } else if (run.workers > 1) {
+        // Only each shard's latest state is kept: replay a share of K rows from each start.
+        const started = parts.filter((part) => part.flushedRows > part.startRow);
+        let rows = 0;
+        for (const [n, part] of started.entries()) {
+          const share = Math.ceil((k - rows) / (started.length - n));
+          const shard = { index: part.shard, count: parts.length, firstRow: part.startRow, endRow: part.endRow };
+          const shardCtx = { ...ctx, shard };
+          shardCtx.state = await callInit(loaded, shardCtx);
+          const stop = Math.min(part.flushedRows, part.startRow + share);
+          for (let i = part.startRow; i < stop; i++, rows++) await check(i, shardCtx);
+        }
+        recomputed = { method: 'shard-starts', rows, mismatches };
       } else {
         // Resume from each retained checkpoint and replay a share of the K rows after it.
         const starts = catalog.checkpoints(run.id).filter((c) => c.flushedRows < run.flushedRows);
@@ -126,7 +160,7 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
       flushedRows: run.flushedRows,
       ranges: ranges.length,
       bytes,
-      uncoveredRows: run.flushedRows - covered,
+      uncoveredRows: run.doneRows - covered,
       firstBad,
       recomputed,
       ok: !firstBad && (recomputed?.mismatches.length ?? 0) === 0,

@@ -63,7 +63,7 @@ export const listCommand: CommandModule<object, ListArgs> = {
       r.id,
       r.experiment,
       paint(r.status),
-      `${((100 * r.flushedRows) / r.iterations).toFixed(1).padStart(5)}% of ${count(r.iterations)}`,
+      `${((100 * r.doneRows) / r.iterations).toFixed(1).padStart(5)}% of ${count(r.iterations)}`,
       r.rowsPerSecond === undefined ? '-' : count(r.rowsPerSecond),
       age(r.updatedAt),
     ]);

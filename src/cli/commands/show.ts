@@ -32,7 +32,13 @@ export const showCommand: CommandModule<object, ShowArgs> = {
       `experiment:  ${view.experiment} (${view.experimentPath})`,
       `source:      sha256 ${view.sourceHash}`,
       `status:      ${view.status}${view.owner ? ` (pid ${view.owner.pid} on ${view.owner.host}, heartbeat ${view.heartbeatAt ?? 'none'})` : ''}`,
-      `rows:        ${view.flushedRows} of ${view.iterations} flushed`,
+      view.workers > 1
+        ? `rows:        ${view.doneRows} of ${view.iterations} flushed, by ${view.workers} workers (rows 0..${view.flushedRows} contiguous)`
+        : `rows:        ${view.flushedRows} of ${view.iterations} flushed`,
+      ...view.shards.map(
+        (s) =>
+          `  shard ${String(s.shard).padEnd(4)} rows ${s.startRow}..${s.endRow}: ${s.flushedRows - s.startRow} of ${s.endRow - s.startRow} flushed`,
+      ),
       `seed:        ${view.seed}`,
       `params:      ${JSON.stringify(view.params)}`,
       `dtype:       ${view.dtype} (${view.itemsize} bytes/row)`,

@@ -1,0 +1,355 @@
+import type { RunRecord } from '../catalog/catalog.ts';
+import { MmrunError, show } from '../errors.ts';
+import { RunRows } from '../export/rows.ts';
+import { resolveRunsDir } from '../runner/run.ts';
+import { type ColumnSpec, type ColumnsSpec, DTYPE_SIZE, type Field, type RowLayout } from '../storage/dtype.ts';
+import {
+  type NumericArray,
+  readElement,
+  type StridedColumn,
+  stridedColumn,
+  TYPED_ARRAY,
+  type TypedArrayOf,
+} from './strided.ts';
+
+/** Options of {@link openRun}. */
+export interface OpenRunOptions {
+  /**
+   * Where runs live.
+   * @default $MMRUN_RUNS_DIR, else ./runs
+   */
+  readonly runsDir?: string;
+}
+
+/**
+ * What reading a column of this spec gives: a number (bool: a boolean) for a scalar column;
+ * for a vector column a typed array of its elements (bool: an array of booleans).
+ */
+export type ReadValue<S extends ColumnSpec> = S extends readonly [infer D, number]
+  ? D extends 'bool'
+    ? boolean[]
+    : D extends keyof TypedArrayOf
+      ? TypedArrayOf[D]
+      : never
+  : S extends 'bool'
+    ? boolean
+    : number;
+
+/** One row as {@link RunReader.rows} yields it. */
+export type ReadRow<C extends ColumnsSpec> = { -readonly [K in keyof C]: ReadValue<C[K]> };
+
+/** A column of a run's flushed rows, read in place from the read-only mappings. */
+export interface ColumnView<T> extends Iterable<T> {
+  readonly name: string;
+  readonly dtype: Field['dtype'];
+  /** Elements per row: the vector length, 1 for a scalar column. */
+  readonly elements: number;
+  readonly vector: boolean;
+  /** Rows: the run's flushed rows when it was opened. */
+  readonly length: number;
+  /**
+   * Whether the column is read through aligned typed arrays (its offset and the row size are
+   * multiples of its element size). If not, values are read through a DataView and `get` of
+   * a numeric vector column returns a copy.
+   */
+  readonly aligned: boolean;
+  /**
+   * The value of row `i`. For a numeric vector column of an aligned layout this is a
+   * typed-array view into the mapping (no copy; `subarray` of the segment's column), for a
+   * bool vector a new `boolean[]`.
+   * @throws RangeError unless `0 <= i < length` is an integer.
+   */
+  get(i: number): T;
+}
+
+/** One segment's flushed rows, for reading at full speed without any per-value call. */
+export interface SegmentView {
+  /** The segment's number; its file is `path`. */
+  readonly index: number;
+  readonly path: string;
+  /** Index in the run of its first row. */
+  readonly firstRow: number;
+  /** Its flushed rows. */
+  readonly rows: number;
+  /** `rows × itemsize` bytes of packed rows, a view into the mapping. */
+  readonly data: Buffer;
+  /**
+   * A column of this segment in place: `{ aligned: true, array, stride }` (element `e` of row
+   * `r` is `array[r * stride + e]`) or, for an unaligned layout, `{ aligned: false, view,
+   * byteOffset, byteStride }` (read with the DataView's little-endian getters).
+   * @throws MmrunError `UNKNOWN_COLUMN`
+   * @example
+   * for (const seg of reader.segments()) {
+   *   const c = seg.column('position');
+   *   if (c.aligned) for (let r = 0; r < c.rows; r++) total += c.array[r * c.stride];
+   * }
+   */
+  column(name: string): StridedColumn;
+}
+
+/**
+ * Opens a run's flushed rows [0, flushedRows) for reading in place: every segment holding
+ * them is validated (magic, dtype, shape, size) and mapped read-only (mode `r`); nothing is
+ * copied or read until it is used. A run that is still being written can be read: only the
+ * rows flushed when it was opened are visible.
+ *
+ * mmap-io has no munmap: a mapping is released when the garbage collector frees the last
+ * Buffer or typed array over it. {@link RunReader.close} drops the reader's own references;
+ * views you took from it keep their segment mapped while you hold them.
+ *
+ * Pass the experiment's `columns` type for typed values:
+ * @example
+ * import walk from './experiments/walk.ts';
+ * const reader = openRun<typeof walk.columns>('walk-1');
+ * const position = reader.column('position');   // ColumnView<number>
+ * let max = -Infinity;
+ * for (const x of position) if (x > max) max = x;
+ * for (const row of reader.rows()) if (row.hit) console.log(row.steps);
+ * reader.close();
+ * @throws MmrunError `RUN_NOT_FOUND`, or a segment's validation error.
+ */
+export function openRun<C extends ColumnsSpec = ColumnsSpec>(runId: string, options: OpenRunOptions = {}): RunReader<C> {
+  return new RunReader<C>(RunRows.open(resolveRunsDir(options.runsDir), runId));
+}
+
+/** A run's flushed rows, mapped read-only. Made by {@link openRun}. */
+export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
+  /** The run as the catalog knew it when opened. */
+  readonly run: RunRecord;
+  readonly layout: RowLayout;
+  /** Rows that can be read: the run's flushed index when it was opened. */
+  readonly length: number;
+  /** Column names, in the run's order. */
+  readonly columns: readonly string[];
+  // The segments holding rows [0, length), in row order; emptied by close().
+  #segments: SegmentView[];
+  // Rows per segment (the last may hold fewer): segment k holds rows from k * #segmentRows.
+  readonly #segmentRows: number;
+  // Set by close(): every later use throws.
+  #closed = false;
+  #rowsOf: ((segments: readonly SegmentView[]) => Generator<ReadRow<C>, void, undefined>) | undefined;
+
+  /** @internal Use {@link openRun}. */
+  constructor(source: RunRows) {
+    this.run = source.run;
+    this.layout = source.layout;
+    this.length = source.flushedRows;
+    this.columns = source.layout.fields.map((f) => f.name);
+    this.#segmentRows = source.run.segmentRows;
+    this.#segments = source.segments(0, source.flushedRows).map((s) => segmentView(s, source.layout));
+  }
+
+  /**
+   * A view of one column over all flushed rows.
+   * @throws MmrunError `UNKNOWN_COLUMN` listing the run's columns.
+   */
+  column<K extends keyof C & string>(name: K): ColumnView<ReadValue<C[K]>> {
+    const field = fieldOf(this.layout, name, this.run.id);
+    const parts = this.#open().map((s) => s.column(name));
+    return makeColumnView(field, parts, this.length, this.#segmentRows) as ColumnView<ReadValue<C[K]>>;
+  }
+
+  /**
+   * Every flushed row in order, as a new plain object per row (`{ position: 1.5, hit: true,
+   * features: Float32Array(16) }`; vectors as for {@link ColumnView.get}), so rows may be
+   * kept. Building the objects costs: for a scan of millions of rows, {@link column} or
+   * {@link segments} is several times faster.
+   */
+  rows(): Generator<ReadRow<C>, void, undefined> {
+    this.#rowsOf ??= compileRows<C>(this.layout);
+    return this.#rowsOf(this.#open());
+  }
+
+  /**
+   * The flushed rows segment by segment, with each column as a typed array and a stride:
+   * the fastest way to read, with no call per value.
+   */
+  segments(): readonly SegmentView[] {
+    return this.#open();
+  }
+
+  /**
+   * Drops the reader's references to its mappings; the reader cannot be used afterwards.
+   * There is no munmap: each mapping is released once nothing (no view or value taken from
+   * it) refers to it and the garbage collector runs.
+   */
+  close(): void {
+    this.#segments = [];
+    this.#rowsOf = undefined;
+    this.#closed = true;
+  }
+
+  #open(): SegmentView[] {
+    if (this.#closed) {
+      throw new MmrunError('BAD_OPTION', `the reader of run '${this.run.id}' is closed`, {
+        remedy: 'open the run again with openRun()',
+      });
+    }
+    return this.#segments;
+  }
+}
+
+function fieldOf(layout: RowLayout, name: string, runId: string): Field {
+  const field = layout.fields.find((f) => f.name === name);
+  if (!field) {
+    throw new MmrunError(
+      'UNKNOWN_COLUMN',
+      `run '${runId}' has no column ${show(name)}; its columns are ${layout.fields.map((f) => f.name).join(', ')}`,
+      { remedy: 'pass one of those names' },
+    );
+  }
+  return field;
+}
+
+function segmentView(
+  slice: { index: number; path: string; firstRow: number; rows: number; data: Buffer },
+  layout: RowLayout,
+): SegmentView {
+  const cache = new Map<string, StridedColumn>();
+  return {
+    index: slice.index,
+    path: slice.path,
+    firstRow: slice.firstRow,
+    rows: slice.rows,
+    data: slice.data,
+    column(name: string): StridedColumn {
+      let c = cache.get(name);
+      if (!c) {
+        const field = fieldOf(layout, name, 'this');
+        c = stridedColumn(slice.data, layout, field);
+        cache.set(name, c);
+      }
+      return c;
+    },
+  };
+}
+
+/** Reads element `e` of row `r` of a column part as a number (bool as 0/1). */
+function elementReader(part: StridedColumn): (r: number, e: number) => number {
+  if (part.aligned) {
+    const { array, stride } = part;
+    return (r, e) => array[r * stride + e]!;
+  }
+  const { view, byteOffset, byteStride, field } = part;
+  const size = DTYPE_SIZE[field.dtype];
+  return (r, e) => readElement(view, byteOffset + r * byteStride + e * size, field.dtype);
+}
+
+/** The value of row `r` of a column part, as ColumnView.get returns it. */
+function valueReader(part: StridedColumn): (r: number) => unknown {
+  const { field } = part;
+  const n = field.length;
+  if (!field.vector) {
+    if (part.aligned) {
+      const { array, stride } = part;
+      return field.dtype === 'bool' ? (r) => array[r * stride] !== 0 : (r) => array[r * stride];
+    }
+    const read = elementReader(part);
+    return field.dtype === 'bool' ? (r) => read(r, 0) !== 0 : (r) => read(r, 0);
+  }
+  const read = elementReader(part);
+  if (field.dtype === 'bool') {
+    return (r) => {
+      const out = new Array<boolean>(n);
+      for (let e = 0; e < n; e++) out[e] = read(r, e) !== 0;
+      return out;
+    };
+  }
+  if (part.aligned) {
+    const { array, stride } = part;
+    return (r) => array.subarray(r * stride, r * stride + n);
+  }
+  const Ctor = TYPED_ARRAY[field.dtype] as unknown as new (length: number) => NumericArray;
+  return (r) => {
+    const out = new Ctor(n);
+    for (let e = 0; e < n; e++) out[e] = read(r, e);
+    return out;
+  };
+}
+
+function makeColumnView(
+  field: Field,
+  parts: readonly StridedColumn[],
+  length: number,
+  segmentRows: number,
+): ColumnView<unknown> {
+  const readers = parts.map(valueReader);
+  const aligned = parts.every((p) => p.aligned);
+  const only = readers.length === 1 ? readers[0]! : undefined;
+  return {
+    name: field.name,
+    dtype: field.dtype,
+    elements: field.length,
+    vector: field.vector,
+    length,
+    aligned,
+    get(i: number): unknown {
+      if (!(i >= 0 && i < length && Math.floor(i) === i)) {
+        throw new RangeError(`row ${i} is not an integer in [0, ${length})`);
+      }
+      if (only) return only(i);
+      const k = Math.floor(i / segmentRows);
+      return readers[k]!(i - k * segmentRows);
+    },
+    *[Symbol.iterator]() {
+      for (let k = 0; k < parts.length; k++) {
+        const read = readers[k]!;
+        const rows = parts[k]!.rows;
+        for (let r = 0; r < rows; r++) yield read(r);
+      }
+    },
+  };
+}
+
+/**
+ * Generates the row iterator of a layout: one object literal per row, built by straight-line
+ * code (a fixed shape, no per-column dispatch).
+ */
+function compileRows<C extends ColumnsSpec>(
+  layout: RowLayout,
+): (segments: readonly SegmentView[]) => Generator<ReadRow<C>, void, undefined> {
+  const setup: string[] = [];
+  const props: string[] = [];
+  layout.fields.forEach((f, c) => {
+    const size = DTYPE_SIZE[f.dtype];
+    setup.push(`const p${c} = seg.column(${JSON.stringify(f.name)});`);
+    // `__proto__` as a plain key would set the prototype; a computed key never does.
+    const key = f.name === '__proto__' ? `[${JSON.stringify(f.name)}]` : JSON.stringify(f.name);
+    let value: string;
+    if (f.vector) {
+      setup.push(`const v${c} = valueReader(p${c});`);
+      value = `v${c}(r)`;
+    } else {
+      setup.push(
+        `const a${c} = p${c}.aligned ? p${c}.array : null, s${c} = p${c}.aligned ? p${c}.stride : 0;`,
+        `const d${c} = p${c}.aligned ? null : p${c}.view, o${c} = p${c}.aligned ? 0 : p${c}.byteOffset;`,
+      );
+      const dv = `d${c}.${DATAVIEW_GET[f.dtype]}(o${c} + r * ${layout.itemsize}${size > 1 ? ', true' : ''})`;
+      const direct = `a${c}[r * s${c}]`;
+      value = f.dtype === 'bool' ? `(a${c} !== null ? ${direct} : ${dv}) !== 0` : `(a${c} !== null ? ${direct} : ${dv})`;
+    }
+    props.push(`${key}: ${value}`);
+  });
+  const source = `return function* rows(segments) {
+  for (const seg of segments) {
+    ${setup.join('\n    ')}
+    const n = seg.rows;
+    for (let r = 0; r < n; r++) yield { ${props.join(', ')} };
+  }
+};`;
+  return new Function('valueReader', source)(valueReader) as (
+    segments: readonly SegmentView[],
+  ) => Generator<ReadRow<C>, void, undefined>;
+}
+
+const DATAVIEW_GET: Readonly<Record<Field['dtype'], string>> = {
+  f8: 'getFloat64',
+  f4: 'getFloat32',
+  i1: 'getInt8',
+  i2: 'getInt16',
+  i4: 'getInt32',
+  u1: 'getUint8',
+  u2: 'getUint16',
+  u4: 'getUint32',
+  bool: 'getUint8',
+};
