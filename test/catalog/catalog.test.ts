@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { CATALOG_FILE, Catalog, type RunSpec } from '../../src/catalog/catalog.ts';
+import { CATALOG_FILE, Catalog, type RunSpec, shardRanges } from '../../src/catalog/catalog.ts';
 import { SCHEMA_VERSION } from '../../src/catalog/migrations.ts';
 import {
   currentOwner,
@@ -452,5 +452,59 @@ describe('query helpers', () => {
     const { run, events } = getRun(dir, 'r1');
     expect(run.id).toBe('r1');
     expect(events.map((e) => e.type)).toEqual(['started']);
+  });
+});
+
+describe('sharded runs', () => {
+  it('shardRanges splits rows into contiguous, nearly equal shards that cover everything', () => {
+    expect(shardRanges(10, 3)).toEqual([
+      [0, 4],
+      [4, 7],
+      [7, 10],
+    ]);
+    expect(shardRanges(6, 2)).toEqual([
+      [0, 3],
+      [3, 6],
+    ]);
+    expect(shardRanges(5, 1)).toEqual([[0, 5]]);
+  });
+
+  it('each shard commits its own flushed index; flushedRows is the contiguous prefix, doneRows the sum', () => {
+    const { catalog } = openCatalog();
+    const run = catalog.createRun(spec('s', { iterations: 900, workers: 3 }), currentOwner());
+    expect(run.workers).toBe(3);
+    expect(run.shards).toEqual([
+      { shard: 0, startRow: 0, endRow: 300, flushedRows: 0 },
+      { shard: 1, startRow: 300, endRow: 600, flushedRows: 300 },
+      { shard: 2, startRow: 600, endRow: 900, flushedRows: 600 },
+    ]);
+    expect([run.flushedRows, run.doneRows]).toEqual([0, 0]);
+
+    catalog.checkpointShard('s', 1, 450, Buffer.from([1]), { startRow: 300, endRow: 450, crc32c: 7 });
+    catalog.checkpointShard('s', 2, 700, null);
+    let now = catalog.getRun('s');
+    expect([now.flushedRows, now.doneRows]).toEqual([0, 250]);
+    catalog.checkpointShard('s', 0, 120, null);
+    expect(catalog.getRun('s').flushedRows).toBe(120);
+    catalog.checkpointShard('s', 0, 300, null);
+    now = catalog.getRun('s');
+    expect([now.flushedRows, now.doneRows]).toEqual([450, 550]);
+    catalog.checkpointShard('s', 1, 600, null);
+    catalog.checkpointShard('s', 2, 900, null);
+    now = catalog.getRun('s');
+    expect([now.flushedRows, now.doneRows]).toEqual([900, 900]);
+    expect(catalog.shardState('s', 1)).toBeNull();
+    expect(catalog.checksumEndingAt('s', 450)).toEqual({ startRow: 300, endRow: 450, crc32c: 7 });
+    // A shard never moves backwards, and never past its end.
+    expect(() => catalog.checkpointShard('s', 1, 500, null)).toThrow(/shard 1/);
+    expect(() => catalog.checkpointShard('s', 1, 601, null)).toThrow();
+  });
+
+  it('a run with one worker has no shards and keeps its checkpoint history', () => {
+    const { catalog } = openCatalog();
+    const run = catalog.createRun(spec('one'), currentOwner());
+    expect([run.workers, run.shards]).toEqual([1, []]);
+    catalog.checkpoint('one', 100, null);
+    expect(catalog.getRun('one')).toMatchObject({ flushedRows: 100, doneRows: 100 });
   });
 });

@@ -273,3 +273,29 @@ describe('Segment modes', () => {
     expect(e.message).toContain("'r'");
   });
 });
+
+describe('Segment windows', () => {
+  it('maps only rows [from, to): writes land in those rows, sync works, neighbours are untouched', () => {
+    const { file } = created();
+    const whole = Segment.open(file, 'r+', EXPECT);
+    whole.data.fill(0xee);
+    whole.sync(0, ROWS, LAYOUT.itemsize);
+    const window = Segment.open(file, 'r+', EXPECT, { from: 3, to: 7 });
+    expect([window.firstRow, window.rows, window.data.length]).toEqual([3, 4, 4 * LAYOUT.itemsize]);
+    // The mapping starts at a page boundary before row 3, not at row 3 itself.
+    expect(window.data.byteOffset).toBe(whole.dataOffset + 3 * LAYOUT.itemsize);
+    window.data.fill(0x11);
+    window.sync(0, 4, LAYOUT.itemsize);
+    const bytes = fs.readFileSync(file).subarray(whole.dataOffset);
+    for (let r = 0; r < ROWS; r++) {
+      const row = bytes.subarray(r * LAYOUT.itemsize, (r + 1) * LAYOUT.itemsize);
+      expect(row.every((b) => b === (r >= 3 && r < 7 ? 0x11 : 0xee))).toBe(true);
+    }
+  });
+
+  it('refuses a window outside the segment', () => {
+    const { file } = created();
+    expect(() => Segment.open(file, 'r', EXPECT, { from: 5, to: ROWS + 1 })).toThrow(RangeError);
+    expect(() => Segment.open(file, 'r', EXPECT, { from: 4, to: 4 })).toThrow(RangeError);
+  });
+});
