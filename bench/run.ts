@@ -13,6 +13,7 @@ import { fmt, fmtSummary, type Summary, table } from './lib/stats.ts';
 import { memory } from './memory.ts';
 import { resumeStart } from './resume.ts';
 import { throughput } from './throughput.ts';
+import { workers } from './workers.ts';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -38,6 +39,7 @@ const CONFIG = quick
       bigBytes: 256 * MiB,
       smallBytes: 4 * MiB,
       rssBytes: 1 * GiB,
+      workerRows: 400_000,
     }
   : {
       reps: 5,
@@ -51,6 +53,7 @@ const CONFIG = quick
       bigBytes: 4 * GiB,
       smallBytes: 4 * MiB,
       rssBytes: 8 * GiB,
+      workerRows: 3_000_000,
     };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -74,6 +77,8 @@ const KEYS = [
   'resumeStartRatio',
   'rssAnonMiB',
   'lostRowsPerKillMax',
+  'workersSpeedup',
+  'rssAnonPerWorkerMiB',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -84,6 +89,8 @@ const TARGETS: Record<Key, { op: '<=' | '>='; limit: number }> = {
   resumeStartRatio: { op: '<=', limit: 1.2 },
   rssAnonMiB: { op: '<=', limit: 100 },
   lostRowsPerKillMax: { op: '<=', limit: 1 },
+  workersSpeedup: { op: '>=', limit: 1.85 },
+  rssAnonPerWorkerMiB: { op: '<=', limit: 64 },
 };
 
 interface Figure extends Summary {
@@ -246,6 +253,24 @@ if (mem) {
     'rssAnonMiB',
     mem.rssAnonMiB,
     `peak RssAnon of \`mmrun run\` writing ${mb(CONFIG.rssBytes)} (256-byte rows), sampled every 50 ms; peak RssFile ${fmtSummary(mem.rssFileMiB)} MiB; ${fmtSummary(mem.mbPerSecond)} MB/s${quick ? ' — quick mode: 1 GiB stands in for 8 GiB' : ''}`,
+  );
+}
+
+const wk = await section(
+  `--workers 1 vs 2: ${fmt(CONFIG.workerRows)} rows of a CPU-bound experiment`,
+  ['workersSpeedup', 'rssAnonPerWorkerMiB'],
+  () => workers({ reps: CONFIG.reps, rows: CONFIG.workerRows, log }),
+);
+if (wk) {
+  record(
+    'workersSpeedup',
+    wk.speedup,
+    `\`mmrun run bench/fixtures/cpu.ts --workers 2\` ÷ \`--workers 1\`, rows/s over the run's life in the catalog (worker start-up included): ${rate(wk.rowsPerSecond2)} vs ${rate(wk.rowsPerSecond1)}, ${os.availableParallelism()} cores`,
+  );
+  record(
+    'rssAnonPerWorkerMiB',
+    wk.rssPerWorker,
+    `peak RssAnon with 2 workers minus with 1: ${fmtSummary(wk.rssAnon2)} − ${fmtSummary(wk.rssAnon1)} MiB; a worker maps its rows (file-backed pages, not anonymous) and copies none`,
   );
 }
 

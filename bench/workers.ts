@@ -1,0 +1,81 @@
+// `run --workers K` (issue 4): the same CPU-bound experiment with 1 and with 2 worker
+// threads, through the real CLI, and the anonymous memory each extra worker costs. On a
+// 2-core machine the target is a speed-up of at least 1.85.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { describeExit, FIXTURES, removeTemp, sampleMemory, spawnCli, tempDir } from './lib/proc.ts';
+import { paired, type Summary, summarize } from './lib/stats.ts';
+
+export interface WorkersConfig {
+  readonly reps: number;
+  readonly rows: number;
+  readonly log: (line: string) => void;
+}
+
+export interface WorkersResult {
+  /** Rows per second with K = 2 ÷ with K = 1 (paired by repetition). */
+  readonly speedup: Summary;
+  readonly rowsPerSecond1: Summary;
+  readonly rowsPerSecond2: Summary;
+  /** Peak RssAnon of the process with K = 1 and K = 2 (MiB). */
+  readonly rssAnon1: Summary;
+  readonly rssAnon2: Summary;
+  /** Peak RssAnon with K = 2 minus with K = 1: what one more worker thread costs (MiB). */
+  readonly rssPerWorker: Summary;
+}
+
+const CPU = path.join(FIXTURES, 'cpu.ts');
+
+/**
+ * One run with K workers: rows per second over the run's life in the catalog (created →
+ * completed: worker start-up included, the CLI's own start-up not) and its peak RssAnon.
+ */
+async function once(k: number, rows: number): Promise<{ rowsPerSecond: number; rssAnonMiB: number }> {
+  const runsDir = tempDir(`workers${k}`);
+  try {
+    const cli = spawnCli(
+      ['run', CPU, '--id', 'w', '--seed', '1', '--iterations', String(rows), '--workers', String(k), '--quiet'],
+      runsDir,
+    );
+    const sampler = sampleMemory(cli.child.pid!, 50);
+    const r = await cli.exited;
+    const peak = sampler.stop();
+    if (r.code !== 0) throw new Error(describeExit(`mmrun run --workers ${k}`, r));
+    const db = new Database(path.join(runsDir, 'mmrun.sqlite'), { readonly: true });
+    const run = db.prepare("SELECT created_at AS a, updated_at AS b FROM runs WHERE id = 'w'").get() as {
+      a: string;
+      b: string;
+    };
+    db.close();
+    const seconds = (Date.parse(run.b) - Date.parse(run.a)) / 1000;
+    if (!fs.existsSync(path.join(runsDir, 'w', '000000.npy'))) throw new Error('no segment written');
+    return { rowsPerSecond: rows / seconds, rssAnonMiB: (peak.RssAnon ?? Number.NaN) / 1024 };
+  } finally {
+    removeTemp(runsDir);
+  }
+}
+
+export async function workers(cfg: WorkersConfig): Promise<WorkersResult> {
+  const one: { rowsPerSecond: number; rssAnonMiB: number }[] = [];
+  const two: { rowsPerSecond: number; rssAnonMiB: number }[] = [];
+  for (let rep = 0; rep < cfg.reps; rep++) {
+    // Alternate the order so that a slow moment of the machine does not always hit one K.
+    const order = rep % 2 === 0 ? [1, 2] : [2, 1];
+    for (const k of order) {
+      const r = await once(k, cfg.rows);
+      (k === 1 ? one : two).push(r);
+      cfg.log(
+        `  rep ${rep + 1}/${cfg.reps} --workers ${k}: ${Math.round(r.rowsPerSecond)} rows/s, peak RssAnon ${r.rssAnonMiB.toFixed(1)} MiB`,
+      );
+    }
+  }
+  return {
+    speedup: summarize(paired(two, one, (b, a) => b.rowsPerSecond / a.rowsPerSecond)),
+    rowsPerSecond1: summarize(one.map((r) => r.rowsPerSecond)),
+    rowsPerSecond2: summarize(two.map((r) => r.rowsPerSecond)),
+    rssAnon1: summarize(one.map((r) => r.rssAnonMiB)),
+    rssAnon2: summarize(two.map((r) => r.rssAnonMiB)),
+    rssPerWorker: summarize(paired(two, one, (b, a) => b.rssAnonMiB - a.rssAnonMiB)),
+  };
+}
