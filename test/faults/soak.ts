@@ -28,7 +28,17 @@ const SCENARIOS = [
     offset: 1,
   },
   { name: 'async', fixture: 'async.ts', args: ['--iterations', '60_000'], marker: 'i', offset: 0 },
-];
+  // Killed with two worker threads, compared with a reference run by one: the bytes must
+  // not depend on K. Rows lost are not measured here (the scan assumes one flushed prefix).
+  {
+    name: 'stateless, --workers 2',
+    fixture: 'counter.ts',
+    args: ['--iterations', '200_000', '--param', 'work=400'],
+    marker: 'i',
+    offset: 0,
+    runArgs: ['--workers', '2'],
+  },
+] as { name: string; fixture: string; args: string[]; marker: string; offset: number; runArgs?: string[] }[];
 const POINTS = ['before-msync', 'after-msync', 'after-commit', 'segment-create', 'graceful-stop', 'migration'];
 
 interface Row {
@@ -69,14 +79,18 @@ function lastWrittenRow(runDir: string, marker: string, offset: number): number 
 }
 
 async function randomKills(root: string, sc: (typeof SCENARIOS)[number], kills: number): Promise<Row> {
-  const refDir = path.join(root, `${sc.fixture}-ref`);
+  const slug = sc.name.replace(/[^a-z0-9]+/gi, '-');
+  const refDir = path.join(root, `${slug}-ref`);
   const ref = await mmrun(['run', path.join(FIXTURES, sc.fixture), '--id', 'ref', ...sc.args, ...COMMON], refDir);
   if (ref.code !== 0) throw new Error(`reference run failed: ${ref.stderr}`);
   const want = JSON.stringify(segmentHashes(refDir, 'ref'));
   const row: Row = { scenario: `random kill, ${sc.name}`, trials: 0, identical: 0, kills: 0, maxLost: 0 };
   while (row.kills < kills) {
-    const dir = path.join(root, `${sc.fixture}-${row.trials}`);
-    let cli = spawnMmrun(['run', path.join(FIXTURES, sc.fixture), '--id', 'k', ...sc.args, ...COMMON], dir);
+    const dir = path.join(root, `${slug}-${row.trials}`);
+    let cli = spawnMmrun(
+      ['run', path.join(FIXTURES, sc.fixture), '--id', 'k', ...sc.args, ...COMMON, ...(sc.runArgs ?? [])],
+      dir,
+    );
     let killsHere = 0;
     for (;;) {
       await cli.started;
@@ -90,7 +104,7 @@ async function randomKills(root: string, sc: (typeof SCENARIOS)[number], kills: 
         const run = peekRun(dir, 'k');
         // The kill may land after the run completed, while the process was exiting.
         if (run?.status === 'completed') break;
-        if (run && fs.existsSync(path.join(dir, 'k'))) {
+        if (run && !sc.runArgs && fs.existsSync(path.join(dir, 'k'))) {
           const lost = lastWrittenRow(path.join(dir, 'k'), sc.marker, sc.offset) + 1 - run.flushedRows;
           row.maxLost = Math.max(row.maxLost, lost);
         }
