@@ -39,6 +39,11 @@ export interface LoopSpec {
   readonly startRow: number;
   readonly endRow: number;
   /**
+   * The iteration of row 0 of the array: a run of one shard of a cluster job (`--shard I/N`)
+   * stores its rows from 0 but computes iterations `offset + row`. @default 0
+   */
+  readonly iterationOffset?: number;
+  /**
    * Map only the rows [startRow, endRow) of each segment (a shard's worker, whose
    * neighbours write the rest of a shared segment), instead of whole segments.
    */
@@ -99,6 +104,7 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
   const experiment = loaded.experiment;
   const step = experiment.step;
   const end = s.endRow;
+  const offset = s.iterationOffset ?? 0;
   const itemsize = array.layout.itemsize;
   const compiled = compileRowWriter(array.layout);
   const t0 = performance.now();
@@ -163,17 +169,18 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
     if (i < end) openSegmentAt(i);
     pacer.schedule(Math.min(segEnd, end));
     while (i < end) {
-      rng.reset(i);
+      const iteration = i + offset;
+      rng.reset(iteration);
       let row: unknown;
       try {
-        row = step.call(experiment, i, ctx);
+        row = step.call(experiment, iteration, ctx);
         if (row !== null && typeof row === 'object' && typeof (row as PromiseLike<unknown>).then === 'function') {
           row = await row;
         }
       } catch (cause) {
-        throw new StepError(loaded.name, i, cause);
+        throw new StepError(loaded.name, iteration, cause);
       }
-      write(row, i, i - segFirst);
+      write(row, iteration, i - segFirst);
       i++;
       if (i < pacer.next && tick[0] === 0) continue;
       tick[0] = 0;
