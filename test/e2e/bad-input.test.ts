@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../../src/catalog/migrations.ts';
 import { FIXTURES, hashFiles, mmrun, tempDirs } from './cli.ts';
 
 const fresh = tempDirs();
@@ -157,7 +158,7 @@ const CASES: Case[] = [
       return { dir, args: ['list'] };
     },
     code: 'CATALOG_TOO_NEW',
-    says: ['schema version 99', 'up to 2'],
+    says: ['schema version 99', `up to ${SCHEMA_VERSION}`],
   },
   {
     name: 'run id unknown',
