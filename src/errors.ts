@@ -48,7 +48,9 @@ export type ErrorCode =
   | 'NOTHING_TO_PLOT'
   | 'FONT_NOT_FOUND'
   | 'SEQUENTIAL_EXPERIMENT'
-  | 'WORKER_FAILED';
+  | 'WORKER_FAILED'
+  | 'BAD_SHARD'
+  | 'SHARDS_MISMATCH';
 
 export interface MmrunErrorOptions {
   /** What the user should do next. Printed after the message. */

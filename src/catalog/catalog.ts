@@ -41,6 +41,20 @@ export interface RunSpec {
    * @default 1
    */
   readonly workers?: number;
+  /** Set for a run of one shard of a job split across machines (`--shard I/N`). */
+  readonly jobShard?: JobShard;
+}
+
+/**
+ * One shard of a job split across machines: this run computes iterations
+ * [firstIteration, firstIteration + run.iterations) of a job of `jobIterations`, as shard
+ * `index` of `count` (see {@link shardRanges}). Its rows are stored from row 0.
+ */
+export interface JobShard {
+  readonly index: number;
+  readonly count: number;
+  readonly firstIteration: number;
+  readonly jobIterations: number;
 }
 
 /** One shard of a sharded run: rows [startRow, endRow), of which [startRow, flushedRows) are on disk. */
@@ -133,6 +147,10 @@ interface RunRow {
   flush_every: number;
   flush_interval: number;
   workers: number;
+  shard_index: number | null;
+  shard_count: number | null;
+  first_iteration: number;
+  job_iterations: number | null;
   status: RunStatus;
   owner_pid: number | null;
   owner_start: string | null;
@@ -164,6 +182,16 @@ const toRecord = (r: RunRow, shards: readonly ShardRecord[]): RunRecord => ({
   flushEvery: r.flush_every,
   flushInterval: r.flush_interval,
   workers: r.workers,
+  ...(r.shard_index === null
+    ? {}
+    : {
+        jobShard: {
+          index: r.shard_index,
+          count: r.shard_count ?? 0,
+          firstIteration: r.first_iteration,
+          jobIterations: r.job_iterations ?? 0,
+        },
+      }),
   status: r.status,
   flushedRows: r.flushed_rows ?? 0,
   doneRows: r.done_rows ?? 0,
@@ -275,8 +303,9 @@ export class Catalog {
       this.#stmt(
         `INSERT INTO runs (id, experiment, experiment_path, source_hash, params, seed, iterations, columns, dtype,
              itemsize, segment_rows, flush_every, flush_interval, status, owner_pid, owner_start, owner_boot,
-             owner_host, created_at, updated_at, heartbeat_at, workers)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
+             owner_host, created_at, updated_at, heartbeat_at, workers, shard_index, shard_count,
+             first_iteration, job_iterations)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         spec.id,
         spec.experiment,
@@ -299,6 +328,10 @@ export class Catalog {
         t,
         t,
         workers,
+        spec.jobShard?.index ?? null,
+        spec.jobShard?.count ?? null,
+        spec.jobShard?.firstIteration ?? 0,
+        spec.jobShard?.jobIterations ?? null,
       );
       if (workers > 1) {
         for (const [shard, [start, end]] of shardRanges(spec.iterations, workers).entries()) {

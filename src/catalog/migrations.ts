@@ -81,6 +81,15 @@ export const MIGRATIONS: readonly string[] = [
     CHECK (start_row <= flushed_index AND flushed_index <= end_row)
   ) STRICT;
   `,
+  // 3 → 4: a run of one shard of a job split across machines (\`--shard I/N\`): its rows are
+  // iterations [first_iteration, first_iteration + iterations) of a job of job_iterations;
+  // \`mmrun merge\` puts the shards back together.
+  `
+  ALTER TABLE runs ADD COLUMN shard_index INTEGER;
+  ALTER TABLE runs ADD COLUMN shard_count INTEGER;
+  ALTER TABLE runs ADD COLUMN first_iteration INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN job_iterations INTEGER;
+  `,
 ];
 
 /** The schema version this build of mmrun writes. */

@@ -6,13 +6,14 @@ import { FlushRequest } from '../runner/run.ts';
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
- * Turns SIGINT, SIGTERM and SIGHUP into an abort of the returned signal (reason: the
- * signal's name). A second signal during the graceful stop exits at once with 128 + n:
- * that is as safe as kill -9, since the catalog never claims unflushed rows.
+ * Turns SIGINT, SIGTERM and SIGHUP (and `extra`, e.g. a cluster's preemption signal) into
+ * an abort of the returned signal (reason: the signal's name). A second signal during the
+ * graceful stop exits at once with 128 + n: that is as safe as kill -9, since the catalog
+ * never claims unflushed rows.
  */
-export function abortOnSignals(): AbortSignal {
+export function abortOnSignals(extra?: string): AbortSignal {
   const controller = new AbortController();
-  for (const name of STOP_SIGNALS) {
+  for (const name of [...STOP_SIGNALS, ...(extra ? [extra] : [])]) {
     process.on(name, () => {
       if (controller.signal.aborted) process.exit(exitCodeFor(name));
       controller.abort(name);
@@ -34,13 +35,22 @@ export function exitCodeFor(signal: string): number {
  */
 export function flushOnSignal(signal: string | undefined): FlushRequest | undefined {
   if (signal === undefined) return undefined;
-  const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
-  if (!(name in constants.signals) || ['SIGKILL', 'SIGSTOP', ...STOP_SIGNALS].includes(name)) {
-    throw new MmrunError('BAD_OPTION', `--checkpoint-signal ${show(signal)} is not a signal mmrun can catch for this`, {
-      remedy: 'use e.g. SIGUSR1 or SIGUSR2 (SIGINT, SIGTERM and SIGHUP already stop the run gracefully)',
-    });
-  }
+  const name = signalName(signal, '--checkpoint-signal');
   const request = new FlushRequest();
   process.on(name, () => request.request());
   return request;
+}
+
+/**
+ * The full name of a signal mmrun may catch for `option` (`usr1` → `SIGUSR1`).
+ * @throws MmrunError BAD_OPTION for a name that is not a catchable signal.
+ */
+export function signalName(signal: string, option: string): string {
+  const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+  if (!(name in constants.signals) || ['SIGKILL', 'SIGSTOP', ...STOP_SIGNALS].includes(name)) {
+    throw new MmrunError('BAD_OPTION', `${option} ${show(signal)} is not a signal mmrun can catch for this`, {
+      remedy: 'use e.g. SIGUSR1 or SIGUSR2 (SIGINT, SIGTERM and SIGHUP already stop the run gracefully)',
+    });
+  }
+  return name;
 }

@@ -39,6 +39,8 @@ export interface RunView {
   doneRows: number;
   /** Each shard's rows [startRow, endRow) and flushed index; empty with one worker. */
   shards: RunRecord['shards'];
+  /** For a run of one shard of a job split across machines (`--shard I/N`): which one. */
+  jobShard: RunRecord['jobShard'] | null;
   events?: RunEvent[];
 }
 
@@ -83,6 +85,7 @@ export function runView(run: RunRecord, runsDir: string, events?: RunEvent[]): R
     workers: run.workers,
     doneRows: run.doneRows,
     shards: run.shards,
+    jobShard: run.jobShard ?? null,
     ...(events ? { events } : {}),
   };
 }

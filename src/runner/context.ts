@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { JobShard } from '../catalog/catalog.ts';
 import { MmrunError } from '../errors.ts';
 import type { Context, ShardInfo } from '../experiment/define.ts';
 import type { LoadedExperiment } from '../experiment/load.ts';
@@ -6,6 +7,16 @@ import type { CounterRng } from '../experiment/rng.ts';
 
 /** The shard of a run with one worker: all of its rows. */
 export const wholeRun = (iterations: number): ShardInfo => ({ index: 0, count: 1, firstRow: 0, endRow: iterations });
+
+/**
+ * What `ctx.shard` says in a run of `iterations` rows: all of them, or for a shard of a job
+ * split across machines (`--shard I/N`), its iterations of the job. A job shard calls
+ * `init` exactly as shard I of a run with `--workers N` would.
+ */
+export function runShard(iterations: number, job: JobShard | undefined): ShardInfo {
+  if (!job) return wholeRun(iterations);
+  return { index: job.index, count: job.count, firstRow: job.firstIteration, endRow: job.firstIteration + iterations };
+}
 
 /** A fresh experiment context (state undefined). */
 export function makeContext(

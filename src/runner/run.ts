@@ -4,15 +4,18 @@ import * as path from 'node:path';
 import type { Logger } from 'pino';
 import {
   Catalog,
+  type JobShard,
   type RangeChecksum,
   RESUME_LATER,
   type RunRecord,
   runCompleted,
   runLocked,
+  shardRanges,
 } from '../catalog/catalog.ts';
 import { startHeartbeat } from '../catalog/heartbeat.ts';
 import { currentOwner } from '../catalog/ownership.ts';
 import { requireCatalog } from '../catalog/query.ts';
+import { jobShardOf, parseShard, type ShardSpec } from '../cluster/shard.ts';
 import { MmrunError, show } from '../errors.ts';
 import type { Context } from '../experiment/define.ts';
 import { type LoadedExperiment, loadExperiment, resolveExperiment } from '../experiment/load.ts';
@@ -24,7 +27,7 @@ import { columnsOf, descrOf, layoutOf } from '../storage/dtype.ts';
 import { readHeader } from '../storage/npy.ts';
 import { describeLayoutMismatch, fsyncDir } from '../storage/segment.ts';
 import { defaultSegmentRows, SegmentedArray } from '../storage/segmented-array.ts';
-import { callInit, makeContext, wholeRun } from './context.ts';
+import { callInit, makeContext, runShard } from './context.ts';
 import { type FlushPolicy, normalizeFlushPolicy } from './flush-policy.ts';
 import { openRunLog } from './log.ts';
 import { asRunError, type LoopOutcome, runLoop } from './loop.ts';
@@ -110,6 +113,11 @@ export interface RunOptions {
    * @default 1
    */
   readonly workers?: number | string;
+  /**
+   * Compute only shard I of N of the job (`'I/N'`): contiguous iterations, stored from row 0
+   * in this run; `mergeRuns` puts the shards of a job back together.
+   */
+  readonly shard?: string | ShardSpec;
   /** Aborting stops the run gracefully: finish the iteration, flush, record `interrupted`. */
   readonly signal?: AbortSignal;
   /** Called once the run is registered and about to compute its first row. */
@@ -204,7 +212,10 @@ function newRunId(name: string): string {
 export async function startRun(options: RunOptions): Promise<RunResult> {
   const runsDir = resolveRunsDir(options.runsDir);
   const loaded = await loadExperiment(resolveExperiment(options.experiment, options.cwd));
-  const iterations = parseCount(options.iterations ?? loaded.experiment.iterations ?? Number.NaN);
+  const jobIterations = parseCount(options.iterations ?? loaded.experiment.iterations ?? Number.NaN);
+  const shardSpec = typeof options.shard === 'string' ? parseShard(options.shard) : options.shard;
+  const jobShard = shardSpec && checkJobShard(jobShardOf(shardSpec, jobIterations), loaded, options.workers);
+  const iterations = jobShard ? shardLength(jobIterations, jobShard) : jobIterations;
   const params = applyParams(loaded.params, options.params ?? []);
   const seed = options.seed ?? randomSeed();
   const rng = new CounterRng(seed);
@@ -247,6 +258,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
         flushEvery: policy.every,
         flushInterval: policy.intervalSeconds,
         workers,
+        ...(jobShard ? { jobShard } : {}),
       },
       currentOwner(),
     );
@@ -287,7 +299,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
         seed,
         params,
       });
-      const ctx = makeContext(params, seed, id, log, rng, wholeRun(iterations));
+      const ctx = makeContext(params, seed, id, log, rng, runShard(iterations, jobShard));
       ctx.state = await callInit(loaded, ctx);
       catalog.checkpoint(id, 0, encodeState(ctx.state, 0));
       options.onStart?.(started);
@@ -304,6 +316,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
       log,
       policy,
       startRow: 0,
+      iterationOffset: jobShard?.firstIteration ?? 0,
       stop: options.signal,
       flushRequest: options.flushRequest,
       onProgress: options.onProgress,
@@ -344,6 +357,38 @@ function checkWorkers(value: number | string | undefined, iterations: number, lo
     );
   }
   return workers;
+}
+
+/** Iterations of a job shard. */
+function shardLength(jobIterations: number, job: JobShard): number {
+  const [start, end] = shardRanges(jobIterations, job.count)[job.index]!;
+  return end - start;
+}
+
+/**
+ * A job shard of an experiment that needs one chain is refused (as `--workers` is), and so
+ * are worker threads inside a shard of a stateful experiment (its states would no longer
+ * be those of the job's shards).
+ */
+function checkJobShard(job: JobShard, loaded: LoadedExperiment, workers: number | string | undefined): JobShard {
+  if (job.count > 1 && loaded.experiment.sequential === true) {
+    throw new MmrunError(
+      'SEQUENTIAL_EXPERIMENT',
+      `experiment '${loaded.name}' declares sequential: true, so it cannot be split into ${job.count} shards`,
+      {
+        remedy:
+          'run it on one machine without --shard, or remove sequential: true if each shard may start its own chain',
+      },
+    );
+  }
+  if (workers !== undefined && Number(workers) > 1 && loaded.experiment.init) {
+    throw new MmrunError(
+      'BAD_OPTION',
+      `--workers ${workers} inside --shard ${job.index}/${job.count}: experiment '${loaded.name}' has state, and each shard must keep one`,
+      { remedy: 'leave --workers out (or use more shards), or make the experiment stateless' },
+    );
+  }
+  return job;
 }
 
 /**
@@ -470,7 +515,7 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       log.info({ event: 'resumed', from: run.flushedRows, previousStatus: before.status }, 'run resumed');
       const rng = new CounterRng(run.seed);
       const params = run.params as Record<string, number | string | boolean>;
-      const ctx = makeContext(params, run.seed, id, log, rng, wholeRun(run.iterations));
+      const ctx = makeContext(params, run.seed, id, log, rng, runShard(run.iterations, run.jobShard));
       const saved = catalog.latestState(id);
       ctx.state = saved === null ? await callInit(loaded, ctx) : decodeState(saved);
       options.onStart?.(resumed);
@@ -487,6 +532,7 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       log,
       policy,
       startRow: run.flushedRows,
+      iterationOffset: run.jobShard?.firstIteration ?? 0,
       stop: options.signal,
       flushRequest: options.flushRequest,
       onProgress: options.onProgress,
@@ -572,6 +618,8 @@ interface Session {
   readonly log: Logger;
   readonly policy: FlushPolicy;
   readonly startRow: number;
+  /** The iteration row 0 computes (a job shard's first iteration), else 0. */
+  readonly iterationOffset: number;
   readonly stop: AbortSignal | undefined;
   readonly flushRequest: FlushRequest | undefined;
   readonly onProgress: ((progress: Progress) => void) | undefined;
@@ -592,6 +640,7 @@ async function drive(s: Session): Promise<RunResult> {
       policy: s.policy,
       startRow: s.startRow,
       endRow: end,
+      iterationOffset: s.iterationOffset,
       windowed: false,
       commit: (rows, state, checksum) => catalog.checkpoint(id, rows, state, checksum),
       stopReason: () => (s.stop?.aborted ? String(s.stop.reason ?? 'abort') : undefined),
@@ -616,6 +665,7 @@ async function drive(s: Session): Promise<RunResult> {
       iterations: end,
       startRow: s.startRow,
       doneBefore: s.startRow,
+      iterationOffset: s.iterationOffset,
     });
   } finally {
     await heartbeat.stop();
@@ -631,7 +681,14 @@ function record(
   runDir: string,
   log: Logger,
   outcome: LoopOutcome,
-  run: { id: string; iterations: number; startRow: number; doneBefore: number; shard?: number },
+  run: {
+    id: string;
+    iterations: number;
+    startRow: number;
+    doneBefore: number;
+    iterationOffset: number;
+    shard?: number;
+  },
 ): RunResult {
   const { id } = run;
   const flushedRows = catalog.getRun(id).flushedRows;
@@ -659,17 +716,18 @@ function record(
   } else {
     const error = outcome.error!;
     const where = run.shard === undefined ? {} : { shard: run.shard };
+    const iteration = outcome.rows + run.iterationOffset;
     try {
       catalog.finish(
         id,
         'failed',
-        { type: 'failed', data: { iteration: outcome.rows, ...where, code: error.code, message: error.message } },
-        { message: `${error.code}: ${error.message}`, iteration: outcome.rows },
+        { type: 'failed', data: { iteration, ...where, code: error.code, message: error.message } },
+        { message: `${error.code}: ${error.message}`, iteration },
       );
     } catch (recordError) {
       log.error({ event: 'record-failed', err: recordError }, 'could not record the failure');
     }
-    log.error({ event: 'failed', iteration: outcome.rows, ...where, code: error.code, err: error }, 'run failed');
+    log.error({ event: 'failed', iteration, ...where, code: error.code, err: error }, 'run failed');
   }
   return result;
 }

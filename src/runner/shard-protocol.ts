@@ -18,7 +18,10 @@ export interface ShardInput {
   readonly seed: number;
   readonly params: Readonly<Record<string, number | string | boolean>>;
   readonly policy: FlushPolicy;
+  /** The shard's rows, in iterations of the job (rows + iterationOffset). */
   readonly shard: ShardInfo;
+  /** The iteration row 0 computes (a job shard's first iteration), else 0. */
+  readonly iterationOffset: number;
   /** The shard's flushed index: where this session starts. */
   readonly startRow: number;
   /** The state saved with the shard's last checkpoint; null calls `init`. */

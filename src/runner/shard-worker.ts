@@ -58,7 +58,10 @@ async function main(): Promise<void> {
       input.state === null
         ? await callInit(loaded, ctx)
         : decodeState(Buffer.from(input.state.buffer, input.state.byteOffset, input.state.byteLength));
-    log.info({ event: 'shard-started', shard: shard.index, from: input.startRow, to: shard.endRow }, 'shard started');
+    log.info(
+      { event: 'shard-started', shard: shard.index, from: input.startRow, to: shard.endRow - input.iterationOffset },
+      'shard started',
+    );
     outcome = await runLoop({
       array,
       loaded,
@@ -67,7 +70,8 @@ async function main(): Promise<void> {
       log,
       policy: input.policy,
       startRow: input.startRow,
-      endRow: shard.endRow,
+      endRow: shard.endRow - input.iterationOffset,
+      iterationOffset: input.iterationOffset,
       windowed: true,
       commit: (rows, state, checksum) => send({ type: 'flushed', rows, state, checksum }),
       stopReason: () => stopReason,

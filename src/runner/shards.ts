@@ -54,6 +54,7 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
   const id = run.id;
   const shards = run.shards;
   const doneBefore = run.doneRows;
+  const offset = run.jobShard?.firstIteration ?? 0;
   const open = shards.filter((shard) => shard.flushedRows < shard.endRow);
   // A segment two shards share is created here, before either worker maps its part; every
   // other segment belongs to one shard, whose worker creates it when it gets there.
@@ -90,7 +91,13 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
       seed: run.seed,
       params: run.params as Record<string, number | string | boolean>,
       policy: s.policy,
-      shard: { index: shard.shard, count: shards.length, firstRow: shard.startRow, endRow: shard.endRow },
+      shard: {
+        index: shard.shard,
+        count: shards.length,
+        firstRow: offset + shard.startRow,
+        endRow: offset + shard.endRow,
+      },
+      iterationOffset: offset,
       startRow: shard.flushedRows,
       state: catalog.shardState(id, shard.shard),
     };
@@ -209,7 +216,7 @@ function record(
   const shardsLine = after.shards.map((shard) => `${shard.shard}:${shard.flushedRows - shard.startRow}`).join(' ');
   if (failure || commitError) {
     const error = shardError(failure, commitError, s.run.shards.length);
-    const iteration = failure?.rows;
+    const iteration = failure && failure.rows + (s.run.jobShard?.firstIteration ?? 0);
     try {
       catalog.finish(
         id,

@@ -1,4 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { parseShard, shardFromEnvironment } from '../../cluster/shard.ts';
 import { startRun } from '../../runner/run.ts';
 import { deferred } from '../deferred.ts';
 import { runSession, type SessionArgs, sessionOptions } from '../session.ts';
@@ -13,6 +14,8 @@ interface RunArgs extends SessionArgs {
   'flush-interval'?: number;
   'segment-rows'?: string;
   workers?: string;
+  shard?: string;
+  'shard-count'?: number;
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -46,6 +49,15 @@ export const runCommand: CommandModule<object, RunArgs> = {
         type: 'string',
         describe: 'worker threads, each computing one contiguous shard of the rows [default: 1]',
       })
+      .option('shard', {
+        type: 'string',
+        describe:
+          'I/N: compute only shard I of N of the iterations (one machine of a cluster job; `mmrun merge` joins them) [default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX]',
+      })
+      .option('shard-count', {
+        type: 'number',
+        describe: 'N for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX gives I) [default: $MMRUN_SHARD_COUNT]',
+      })
       .example('$0 run experiments/walk.ts --iterations 1e6 --seed 42', 'a random walk of a million steps')
       .example('$0 run pi --param batch=64 --id pi-1', 'an example by name, with a param and an id')
       .example('$0 run pi -n 1e8 --workers 2', 'two worker threads, each computing half of the rows'),
@@ -62,6 +74,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
         flushInterval: argv['flush-interval'],
         segmentRows: argv['segment-rows'],
         workers: argv.workers,
+        shard:
+          argv.shard === undefined ? shardFromEnvironment(process.env, argv['shard-count']) : parseShard(argv.shard),
         ...hooks,
       }),
     ),

@@ -35,6 +35,11 @@ export const showCommand: CommandModule<object, ShowArgs> = {
       view.workers > 1
         ? `rows:        ${view.doneRows} of ${view.iterations} flushed, by ${view.workers} workers (rows 0..${view.flushedRows} contiguous)`
         : `rows:        ${view.flushedRows} of ${view.iterations} flushed`,
+      ...(view.jobShard
+        ? [
+            `job shard:   ${view.jobShard.index} of ${view.jobShard.count}: iterations ${view.jobShard.firstIteration}..${view.jobShard.firstIteration + view.iterations} of ${view.jobShard.jobIterations} (stored from row 0; \`mmrun merge\` joins the shards)`,
+          ]
+        : []),
       ...view.shards.map(
         (s) =>
           `  shard ${String(s.shard).padEnd(4)} rows ${s.startRow}..${s.endRow}: ${s.flushedRows - s.startRow} of ${s.endRow - s.startRow} flushed`,
