@@ -11,6 +11,7 @@ import { resumeCommand } from './commands/resume.ts';
 import { rmCommand } from './commands/rm.ts';
 import { runCommand } from './commands/run.ts';
 import { showCommand } from './commands/show.ts';
+import { statsCommand } from './commands/stats.ts';
 import { verifyCommand } from './commands/verify.ts';
 import { takeDeferred } from './deferred.ts';
 import { EXIT, reportError } from './output.ts';
@@ -40,7 +41,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(rmCommand)
     .command(gcCommand)
     .command(plotCommand)
-    .demandCommand(1, 'name a command: run, resume, list, show, verify, export, inspect, plot, new, rm or gc')
+    .command(statsCommand)
+    .demandCommand(1, 'name a command: run, resume, list, show, verify, export, inspect, plot, stats, new, rm or gc')
     .strict()
     .recommendCommands()
     .completion('completion', 'print a shell completion script')

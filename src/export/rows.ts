@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { RunRecord } from '../catalog/catalog.ts';
 import { getRun } from '../catalog/query.ts';
 import { layoutOf, type RowLayout } from '../storage/dtype.ts';
+import type { Segment } from '../storage/segment.ts';
 import { SegmentedArray } from '../storage/segmented-array.ts';
 import { SequentialPages } from './pages.ts';
 
@@ -88,9 +89,16 @@ export class RunRows {
    * span two segments. Each segment is opened with mode `r`, validated (magic, dtype,
    * shape, size) before it is mapped, read front to back (MADV_SEQUENTIAL), and its pages
    * are dropped from resident memory once read, so memory stays constant at any run size.
+   * A reader of many ranges passes a `segments` map of its own: each segment is then mapped
+   * once, kept in the map and reused by later calls (the mappings go with the map).
    * @throws RangeError if the range is not within the flushed rows.
    */
-  *chunks(start: number, end: number, chunkBytes = DEFAULT_CHUNK_BYTES): Generator<RowChunk, void, undefined> {
+  *chunks(
+    start: number,
+    end: number,
+    chunkBytes = DEFAULT_CHUNK_BYTES,
+    segments?: Map<number, Segment>,
+  ): Generator<RowChunk, void, undefined> {
     if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end)) {
       throw new RangeError(`row range ${start}:${end} is not a range of non-negative integers`);
     }
@@ -104,7 +112,8 @@ export class RunRows {
       const k = this.#array.segmentOf(row);
       const first = this.#array.firstRow(k);
       const stop = Math.min(end, first + this.#array.rowsIn(k));
-      const segment = this.#array.openForRead(k, 'r');
+      const segment = segments?.get(k) ?? this.#array.openForRead(k, 'r');
+      segments?.set(k, segment);
       const pages = new SequentialPages(segment.data);
       try {
         while (row < stop) {

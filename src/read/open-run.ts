@@ -108,7 +108,10 @@ export interface SegmentView {
  * reader.close();
  * @throws MmrunError `RUN_NOT_FOUND`, or a segment's validation error.
  */
-export function openRun<C extends ColumnsSpec = ColumnsSpec>(runId: string, options: OpenRunOptions = {}): RunReader<C> {
+export function openRun<C extends ColumnsSpec = ColumnsSpec>(
+  runId: string,
+  options: OpenRunOptions = {},
+): RunReader<C> {
   return new RunReader<C>(RunRows.open(resolveRunsDir(options.runsDir), runId));
 }
 
@@ -326,7 +329,8 @@ function compileRows<C extends ColumnsSpec>(
       );
       const dv = `d${c}.${DATAVIEW_GET[f.dtype]}(o${c} + r * ${layout.itemsize}${size > 1 ? ', true' : ''})`;
       const direct = `a${c}[r * s${c}]`;
-      value = f.dtype === 'bool' ? `(a${c} !== null ? ${direct} : ${dv}) !== 0` : `(a${c} !== null ? ${direct} : ${dv})`;
+      value =
+        f.dtype === 'bool' ? `(a${c} !== null ? ${direct} : ${dv}) !== 0` : `(a${c} !== null ? ${direct} : ${dv})`;
     }
     props.push(`${key}: ${value}`);
   });

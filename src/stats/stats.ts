@@ -1,0 +1,397 @@
+import * as os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { Worker } from 'node:worker_threads';
+import type { RunStatus } from '../catalog/catalog.ts';
+import { MmrunError, show } from '../errors.ts';
+import { DEFAULT_CHUNK_BYTES, RunRows } from '../export/rows.ts';
+import { resolveRunsDir } from '../runner/run.ts';
+import type { ScalarDtype } from '../storage/dtype.ts';
+import { startModuleWorker } from '../threads.ts';
+import { selectColumns } from './columns.ts';
+import { HISTOGRAM } from './kernels.ts';
+import { emptyRecord, finishRecord, histogramMoments, type Moments, mergeRecord, RECORD } from './moments.ts';
+import {
+  DEFAULT_SAMPLE_SIZE,
+  QUANTILE_NAMES,
+  type QuantileName,
+  quantilesOfHistogram,
+  quantilesOfSorted,
+  rankErrorBound,
+  stratumSize,
+} from './quantiles.ts';
+import { BLOCK_ROWS, CTL_OWNERS, CTL_STOP, Scanner, type ScanPlan, type ThreadResult } from './scan.ts';
+import type { SerializedError, WorkerInput, WorkerMessage } from './worker.ts';
+
+/** Options of {@link summarizeRun}. */
+export interface StatsOptions {
+  readonly runId: string;
+  /**
+   * Where runs live.
+   * @default $MMRUN_RUNS_DIR, else ./runs
+   */
+  readonly runsDir?: string;
+  /**
+   * Columns to summarise, in this order: a name (a vector column: all its elements together)
+   * or one element of a vector column as `v[2]`.
+   * @default every column, in the run's order
+   */
+  readonly columns?: readonly string[];
+  /**
+   * Threads that read: the calling thread and `workers − 1` worker threads. The results are
+   * identical, bit for bit, for every count.
+   * @default the number of CPUs, but at most one per 128 MiB of rows
+   */
+  readonly workers?: number;
+  /**
+   * Values the quantiles of a float or 32-bit integer column are computed from: exact for a
+   * column with at most this many elements, else a stratified sample of this size.
+   * @default 65536
+   */
+  readonly sampleSize?: number;
+  /**
+   * Bytes of rows read per chunk, after which read pages are dropped from memory.
+   * @default 4 MiB
+   */
+  readonly chunkBytes?: number;
+  /** Called once the work is planned, before anything is read. */
+  readonly onStart?: (plan: StatsPlan) => void;
+  /** Called as rows are read, at most every 100 ms, and once at the end. */
+  readonly onProgress?: (progress: StatsProgress) => void;
+}
+
+/** What a summary will read. */
+export interface StatsPlan {
+  readonly runId: string;
+  /** The run's status when the summary began: rows past its flushed index are not read. */
+  readonly status: RunStatus;
+  readonly iterations: number;
+  readonly flushedRows: number;
+  /** Rows read: every flushed row. */
+  readonly rows: number;
+  /** Bytes of those rows. */
+  readonly bytes: number;
+  readonly columns: readonly string[];
+  /** Threads that will read them (the calling thread and worker threads); 0 for no rows. */
+  readonly workers: number;
+  /** Whether the run is not complete, so only part of its rows exist to read. */
+  readonly partial: boolean;
+}
+
+export interface StatsProgress {
+  readonly runId: string;
+  readonly rows: number;
+  readonly totalRows: number;
+  readonly bytes: number;
+  readonly totalBytes: number;
+  readonly elapsedMs: number;
+}
+
+/**
+ * The summary of one column over the flushed rows. NaN values are counted in `nan` and left
+ * out of everything else; ±Infinity are values (in `count`, `min`, `max` and the quantiles)
+ * that make the mean infinite (NaN if both signs occur) and the std NaN, as in NumPy. Every
+ * statistic is computed in float64, whatever the dtype; bool is 0/1 (mean: the fraction true).
+ * A statistic with no value to compute it from (count 0) is null.
+ */
+export interface ColumnStats extends Moments {
+  /** As selected: `position`, `features` (all its elements), `features[3]`. */
+  readonly column: string;
+  readonly dtype: ScalarDtype;
+  /** Elements summarised per row: 1, or the vector length for a whole vector column. */
+  readonly elements: number;
+  /** p01 … p99, computed like NumPy's default (`np.quantile(x, q)`, method 'linear'). */
+  readonly quantiles: Readonly<Record<QuantileName, number>> | null;
+  /**
+   * `exact`: from every value (a histogram for 8/16-bit integers and bool, else all values
+   * when there are at most `sampleSize`). `sample`: from a stratified random sample.
+   */
+  readonly quantileMethod: 'exact' | 'sample';
+  /** Values the quantiles come from (not NaN): `count` when exact. */
+  readonly quantileValues: number;
+  /**
+   * 0 when exact; else a bound ε such that, with probability ≥ 1 − 10⁻⁶, every reported
+   * p-quantile has a rank fraction within p ± ε among the column's values.
+   */
+  readonly rankError: number;
+}
+
+/** What a summary found. */
+export interface StatsResult extends StatsPlan {
+  readonly stats: readonly ColumnStats[];
+  readonly elapsedMs: number;
+}
+
+/** Units of the merge are at least this many rows. */
+const MIN_UNIT_ROWS = 16 * BLOCK_ROWS;
+/** Bytes of rows a thread claims at a time. */
+const BATCH_BYTES = 8 << 20;
+/**
+ * By default, at most one thread per this many bytes of rows: starting a worker thread costs
+ * about 0.2 s (tsx's loader), in which the main thread reads ~0.3 GB itself.
+ */
+const BYTES_PER_DEFAULT_THREAD = 128 << 20;
+const PROGRESS_MS = 100;
+
+/**
+ * Summarises the columns of a run's flushed rows: count, NaN count, mean, std (population,
+ * ddof = 0, like NumPy's default), min, max and quantiles p01 … p99.
+ *
+ * `workers` threads read: the calling thread and `workers − 1` worker threads. Each maps
+ * the segments it reads itself, read-only (mode `r`), and reads them front to back in
+ * batches of whole units that it claims from a shared counter, dropping read pages so memory
+ * stays small at any run size; the calling thread merges the partial results in row order.
+ * (Claiming, rather than a fixed share each, lets the calling thread start at once while the
+ * worker threads take their ~0.2 s to start.) Mean and std are accurate to a few units in
+ * the last place, min and max exact, and nothing depends on the number of threads or on
+ * which read what. Quantiles: see {@link ColumnStats.quantileMethod}.
+ * @throws MmrunError `RUN_NOT_FOUND`, `UNKNOWN_COLUMN`, `BAD_COLUMN_INDEX`, `BAD_OPTION`,
+ * or a segment's validation error.
+ * @example
+ * const { stats } = await summarizeRun({ runId: 'walk-1', columns: ['position'] });
+ * console.log(stats[0].mean, stats[0].std, stats[0].quantiles?.p99);
+ */
+export async function summarizeRun(options: StatsOptions): Promise<StatsResult> {
+  const began = performance.now();
+  const sampleSize = positiveInteger('sampleSize', options.sampleSize ?? DEFAULT_SAMPLE_SIZE, '--sample-size');
+  const chunkBytes = positiveInteger('chunkBytes', options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+  if (options.workers !== undefined) positiveInteger('workers', options.workers, '--workers');
+  const runsDir = resolveRunsDir(options.runsDir);
+  const source = RunRows.open(runsDir, options.runId);
+  const { run, layout } = source;
+  const selections = selectColumns(layout, options.columns, `run '${run.id}'`);
+  const ranges = source.flushedRanges;
+  const rows = ranges.reduce((sum, [start, end]) => sum + (end - start), 0);
+  const bytes = rows * layout.itemsize;
+  const unitRows = Math.max(MIN_UNIT_ROWS, Math.ceil(rows / 4096 / BLOCK_ROWS) * BLOCK_ROWS);
+  const units = Math.ceil(rows / unitRows);
+  const batchUnits = Math.max(1, Math.floor(BATCH_BYTES / (unitRows * layout.itemsize)));
+  const batches = Math.ceil(units / batchUnits);
+  const wanted =
+    options.workers ?? Math.min(os.availableParallelism(), Math.max(1, Math.floor(bytes / BYTES_PER_DEFAULT_THREAD)));
+  const threads = Math.min(wanted, batches);
+  const plan: ScanPlan = {
+    columns: selections.map((s) => ({
+      fieldIndex: s.fieldIndex,
+      element: s.element,
+      elements: s.elements,
+      dtype: s.field.dtype,
+      totalElements: rows * s.elements,
+      stratum: stratumSize(rows * s.elements, sampleSize),
+    })),
+    ranges,
+    rows,
+    unitRows,
+    batchUnits,
+    batches,
+    chunkBytes,
+  };
+  const summary: StatsPlan = {
+    runId: run.id,
+    status: run.status,
+    iterations: run.iterations,
+    flushedRows: source.flushedRows,
+    rows,
+    bytes,
+    columns: selections.map((s) => s.label),
+    workers: threads,
+    partial: run.status !== 'completed',
+  };
+  options.onStart?.(summary);
+  const progress = progressReporter(summary, began, layout.itemsize, options.onProgress);
+  const results = threads > 0 ? await readAll(source, runsDir, plan, threads, progress) : [];
+  const stats = selections.map((s, c) => summarizeColumn(s.label, s.field.dtype, s.elements, c, results, plan));
+  return { ...summary, stats, elapsedMs: performance.now() - began };
+}
+
+function positiveInteger(name: string, value: unknown, flag?: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new MmrunError('BAD_OPTION', `${name} must be a positive integer, got ${show(value)}`, {
+      remedy: flag ? `pass ${flag} N with N >= 1` : `pass ${name} >= 1`,
+    });
+  }
+  return value;
+}
+
+/** Tells `onProgress` the rows read by every thread (each counts its own in `slots`), at most every 100 ms. */
+function progressReporter(
+  plan: StatsPlan,
+  began: number,
+  itemsize: number,
+  onProgress: ((p: StatsProgress) => void) | undefined,
+): (slots: BigInt64Array, force?: boolean) => void {
+  let last = 0;
+  return (slots, force = false) => {
+    if (!onProgress) return;
+    const now = performance.now();
+    if (!force && now - last < PROGRESS_MS) return;
+    last = now;
+    let rows = 0;
+    for (let t = 0; t < slots.length; t++) rows += Number(Atomics.load(slots, t));
+    onProgress({
+      runId: plan.runId,
+      rows,
+      totalRows: plan.rows,
+      bytes: rows * itemsize,
+      totalBytes: plan.bytes,
+      elapsedMs: now - began,
+    });
+  };
+}
+
+const WORKER = new URL('./worker.ts', import.meta.url).href;
+
+interface StartedWorker {
+  readonly worker: Worker;
+  readonly done: Promise<ThreadResult>;
+}
+
+function startWorker(input: WorkerInput): StartedWorker {
+  const worker = startModuleWorker(WORKER, input);
+  const done = new Promise<ThreadResult>((resolve, reject) => {
+    worker.once('message', (message: WorkerMessage) => {
+      if (message.type === 'done') resolve(message.result);
+      else reject(workerError(message.error));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) =>
+      reject(new Error(`stats worker ${input.thread} exited (code ${code}) before it finished`)),
+    );
+  });
+  // Awaited only if the worker claimed rows; a worker let go unused must not leave a rejection behind.
+  done.catch(() => {});
+  return { worker, done };
+}
+
+/**
+ * Reads every batch with `threads` threads: worker threads are started first, then the
+ * calling thread claims batches too. Resolves with each thread's results.
+ */
+async function readAll(
+  source: RunRows,
+  runsDir: string,
+  plan: ScanPlan,
+  threads: number,
+  report: (slots: BigInt64Array, force?: boolean) => void,
+): Promise<ThreadResult[]> {
+  const controlBuffer = new SharedArrayBuffer((CTL_OWNERS + plan.batches) * Int32Array.BYTES_PER_ELEMENT);
+  const progressBuffer = new SharedArrayBuffer(threads * BigInt64Array.BYTES_PER_ELEMENT);
+  const control = new Int32Array(controlBuffer);
+  const slots = new BigInt64Array(progressBuffer);
+  const workers: StartedWorker[] = [];
+  const stopAll = () => {
+    Atomics.store(control, CTL_STOP, 1);
+    for (const w of workers) void w.worker.terminate();
+  };
+  let own: ThreadResult;
+  try {
+    for (let t = 1; t < threads; t++) {
+      workers.push(
+        startWorker({ run: source.run, runsDir, plan, control: controlBuffer, progress: progressBuffer, thread: t }),
+      );
+    }
+    const scanner = new Scanner(source, plan);
+    let read = 0;
+    scanner.claimAll(control, 0, (rows) => {
+      read += rows;
+      Atomics.store(slots, 0, BigInt(read));
+      report(slots);
+    });
+    own = scanner.result();
+  } catch (error) {
+    stopAll();
+    throw error;
+  }
+  // Every batch is claimed. A claim writes its owner just after taking the batch: wait for
+  // those writes, let go the workers that own nothing, and wait for the others.
+  for (let b = 0; b < plan.batches; b++) {
+    while (Atomics.load(control, CTL_OWNERS + b) === 0) Atomics.wait(control, CTL_OWNERS + b, 0, 1);
+  }
+  const owners = new Set<number>();
+  for (let b = 0; b < plan.batches; b++) owners.add(control[CTL_OWNERS + b]! - 1);
+  const timer = setInterval(() => report(slots), PROGRESS_MS);
+  try {
+    const results = [own];
+    for (let t = 1; t < threads; t++) {
+      const w = workers[t - 1]!;
+      if (!owners.has(t)) {
+        void w.worker.terminate();
+        continue;
+      }
+      results.push(await w.done);
+      void w.worker.terminate();
+    }
+    report(slots, true);
+    return results;
+  } catch (error) {
+    stopAll();
+    throw error;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function workerError(e: SerializedError): Error {
+  const error = e.code
+    ? new MmrunError(e.code as MmrunError['code'], e.message, { remedy: e.remedy })
+    : Object.assign(new Error(e.message), { name: e.name });
+  if (e.stack) error.stack = e.stack;
+  return error;
+}
+
+/** Merges every thread's partials of column `c` (units in row order) into its statistics. */
+function summarizeColumn(
+  label: string,
+  dtype: ScalarDtype,
+  elements: number,
+  c: number,
+  results: readonly ThreadResult[],
+  plan: ScanPlan,
+): ColumnStats {
+  const base = { column: label, dtype, elements };
+  const histogram = HISTOGRAM[dtype];
+  if (histogram) {
+    const counts = new Float64Array(histogram.bins);
+    for (const r of results) {
+      const h = r.histograms[c];
+      if (h) for (let b = 0; b < counts.length; b++) counts[b]! += h[b]!;
+    }
+    const moments = histogramMoments(counts, histogram.bias);
+    return {
+      ...base,
+      ...moments,
+      quantiles: named(quantilesOfHistogram(counts, histogram.bias)),
+      quantileMethod: 'exact',
+      quantileValues: moments.count,
+      rankError: 0,
+    };
+  }
+  const batches = results.flatMap((r) => r.batches).sort((a, b) => a.batch - b.batch);
+  const record = emptyRecord();
+  let sampled = 0;
+  for (const b of batches) {
+    const units = b.units[c]!;
+    for (let at = 0; at < units.length; at += RECORD) mergeRecord(record, 0, units, at);
+    sampled += b.samples[c]!.length;
+  }
+  const sample = new Float64Array(sampled);
+  let at = 0;
+  for (const b of batches) {
+    sample.set(b.samples[c]!, at);
+    at += b.samples[c]!.length;
+  }
+  sample.sort();
+  const exact = plan.columns[c]!.stratum === 1;
+  return {
+    ...base,
+    ...finishRecord(record),
+    quantiles: named(quantilesOfSorted(sample, dtype === 'f4')),
+    quantileMethod: exact ? 'exact' : 'sample',
+    quantileValues: sampled,
+    rankError: exact ? 0 : rankErrorBound(sampled),
+  };
+}
+
+function named(values: number[] | null): Record<QuantileName, number> | null {
+  if (values === null) return null;
+  return Object.fromEntries(QUANTILE_NAMES.map((name, k) => [name, values[k]!])) as Record<QuantileName, number>;
+}
