@@ -41,11 +41,16 @@ export function startHelper(source: string, data: unknown): Helper {
 
 // Every worker registers tsx before importing its module: loader hooks registered in the
 // main thread do not reach worker threads on Node 20, and mmrun's sources are TypeScript.
+// tsx is found from here, by absolute URL: an eval'd worker resolves bare names from the
+// process's working directory, which may be anywhere.
 const TS_WORKER_SOURCE = `
-import('tsx/esm/api')
-  .then(({ register }) => { register(); return import(require('node:worker_threads').workerData.module); })
+const { workerData } = require('node:worker_threads');
+import(workerData.tsx)
+  .then(({ register }) => { register(); return import(workerData.module); })
   .catch((error) => { setImmediate(() => { throw error; }); });
 `;
+
+const TSX_API = import.meta.resolve('tsx/esm/api');
 
 /**
  * Starts a worker thread that runs the TypeScript (or JavaScript) module at `module` (a
@@ -56,7 +61,7 @@ import('tsx/esm/api')
 export function startModuleWorker(module: string, input: unknown, transferList: TransferListItem[] = []): Worker {
   return new Worker(TS_WORKER_SOURCE, {
     eval: true,
-    workerData: { module, input },
+    workerData: { module, input, tsx: TSX_API },
     transferList,
   });
 }

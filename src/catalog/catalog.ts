@@ -17,7 +17,8 @@ export type EventType =
   | 'completed'
   | 'failed'
   | 'allow-changed'
-  | 'extended';
+  | 'extended'
+  | 'merged';
 
 /** What a run is: fixed when it is created. */
 export interface RunSpec {

@@ -5,6 +5,7 @@ import { exportCommand } from './commands/export.ts';
 import { gcCommand } from './commands/gc.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { listCommand } from './commands/list.ts';
+import { mergeCommand } from './commands/merge.ts';
 import { newCommand } from './commands/new.ts';
 import { plotCommand } from './commands/plot.ts';
 import { resumeCommand } from './commands/resume.ts';
@@ -42,7 +43,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(gcCommand)
     .command(plotCommand)
     .command(statsCommand)
-    .demandCommand(1, 'name a command: run, resume, list, show, verify, export, inspect, plot, stats, new, rm or gc')
+    .command(mergeCommand)
+    .demandCommand(
+      1,
+      'name a command: run, resume, list, show, verify, export, inspect, plot, stats, merge, new, rm or gc',
+    )
     .strict()
     .recommendCommands()
     .completion('completion', 'print a shell completion script')

@@ -94,6 +94,16 @@ export class Segment {
    * linked into place atomically; an existing file is never overwritten.
    */
   static create(file: string, expected: SegmentExpectation): Segment {
+    Segment.write(file, expected);
+    return Segment.open(file, 'r+', expected);
+  }
+
+  /**
+   * Writes a new segment file without mapping it, the way {@link create} does, with `fill`
+   * writing rows into the temporary file first (`fd`, and the byte offset of row 0): the
+   * file appears under its name complete and durable, or not at all.
+   */
+  static write(file: string, expected: SegmentExpectation, fill?: (fd: number, dataOffset: number) => void): void {
     const header = encodeHeader(expected.layout, expected.rows);
     const size = header.length + expected.rows * expected.layout.itemsize;
     const dir = path.dirname(file);
@@ -104,6 +114,7 @@ export class Segment {
       fd = fs.openSync(tmp, 'wx');
       fs.writeSync(fd, header, 0, header.length, 0);
       allocate(fd, tmp, size);
+      fill?.(fd, header.length);
       fs.fsyncSync(fd);
       crashPoint('segment-create');
       fs.closeSync(fd);
@@ -126,7 +137,6 @@ export class Segment {
       fs.rmSync(tmp, { force: true });
     }
     fsyncDir(dir);
-    return Segment.open(file, 'r+', expected);
   }
 
   /**

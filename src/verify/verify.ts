@@ -4,7 +4,7 @@ import { Catalog } from '../catalog/catalog.ts';
 import { MmrunError } from '../errors.ts';
 import { loadExperiment } from '../experiment/load.ts';
 import { CounterRng } from '../experiment/rng.ts';
-import { callInit, makeContext, wholeRun } from '../runner/context.ts';
+import { callInit, makeContext, runShard } from '../runner/context.ts';
 import { resolveRunsDir } from '../runner/run.ts';
 import { decodeState } from '../runner/state.ts';
 import { crc32cOf } from '../storage/checksum.ts';
@@ -114,14 +114,16 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
         run.id,
         pino({ level: 'silent' }),
         rng,
-        wholeRun(run.iterations),
+        runShard(run.iterations, run.jobShard),
       );
       const scratch = Buffer.alloc(layout.itemsize);
       const write = compileRowWriter(layout).bind(scratch);
       const mismatches: number[] = [];
+      // A job shard (`run --shard I/N`) stores iteration offset + i in row i.
+      const offset = run.jobShard?.firstIteration ?? 0;
       const check = async (i: number, c = ctx) => {
-        rng.reset(i);
-        write(await loaded.experiment.step(i, c), i, 0);
+        rng.reset(i + offset);
+        write(await loaded.experiment.step(i + offset, c), i + offset, 0);
         if (!scratch.equals(reader.row(i))) mismatches.push(i);
       };
       if (!loaded.experiment.init) {
@@ -135,7 +137,12 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
         let rows = 0;
         for (const [n, part] of started.entries()) {
           const share = Math.ceil((k - rows) / (started.length - n));
-          const shard = { index: part.shard, count: parts.length, firstRow: part.startRow, endRow: part.endRow };
+          const shard = {
+            index: part.shard,
+            count: parts.length,
+            firstRow: offset + part.startRow,
+            endRow: offset + part.endRow,
+          };
           const shardCtx = { ...ctx, shard };
           shardCtx.state = await callInit(loaded, shardCtx);
           const stop = Math.min(part.flushedRows, part.startRow + share);
