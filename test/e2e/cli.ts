@@ -42,10 +42,15 @@ export function tempDirs(prefix = 'mmrun-e2e-'): () => string {
   };
 }
 
-/** Starts `mmrun <args>` as a child process with its own runs directory. */
-export function spawnMmrun(args: readonly string[], runsDir: string, env: Record<string, string> = {}): Cli {
+/** Starts `mmrun <args>` as a child process with its own runs directory (working directory: the repo, or `cwd`). */
+export function spawnMmrun(
+  args: readonly string[],
+  runsDir: string,
+  env: Record<string, string> = {},
+  cwd = ROOT,
+): Cli {
   const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, MMRUN_RUNS_DIR: runsDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -72,8 +77,13 @@ export function spawnMmrun(args: readonly string[], runsDir: string, env: Record
 }
 
 /** Runs `mmrun <args>` to its end. */
-export function mmrun(args: readonly string[], runsDir: string, env: Record<string, string> = {}): Promise<CliResult> {
-  return spawnMmrun(args, runsDir, env).exited;
+export function mmrun(
+  args: readonly string[],
+  runsDir: string,
+  env: Record<string, string> = {},
+  cwd = ROOT,
+): Promise<CliResult> {
+  return spawnMmrun(args, runsDir, env, cwd).exited;
 }
 
 /** Polls `condition` every 20 ms until it returns a truthy value or `timeoutMs` passes. */
