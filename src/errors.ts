@@ -50,7 +50,8 @@ export type ErrorCode =
   | 'SEQUENTIAL_EXPERIMENT'
   | 'WORKER_FAILED'
   | 'BAD_SHARD'
-  | 'SHARDS_MISMATCH';
+  | 'SHARDS_MISMATCH'
+  | 'SLURM_FAILED';
 
 export interface MmrunErrorOptions {
   /** What the user should do next. Printed after the message. */

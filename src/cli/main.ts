@@ -12,6 +12,7 @@ import { resumeCommand } from './commands/resume.ts';
 import { rmCommand } from './commands/rm.ts';
 import { runCommand } from './commands/run.ts';
 import { showCommand } from './commands/show.ts';
+import { slurmCommand } from './commands/slurm.ts';
 import { statsCommand } from './commands/stats.ts';
 import { verifyCommand } from './commands/verify.ts';
 import { takeDeferred } from './deferred.ts';
@@ -44,9 +45,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(plotCommand)
     .command(statsCommand)
     .command(mergeCommand)
+    .command(slurmCommand)
     .demandCommand(
       1,
-      'name a command: run, resume, list, show, verify, export, inspect, plot, stats, merge, new, rm or gc',
+      'name a command: run, resume, list, show, verify, export, inspect, plot, stats, merge, slurm, new, rm or gc',
     )
     .strict()
     .recommendCommands()

@@ -186,7 +186,7 @@ export function resolveRunsDir(runsDir?: string): string {
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-function checkRunId(id: string): string {
+export function checkRunId(id: string): string {
   if (!RUN_ID.test(id)) {
     throw new MmrunError('BAD_RUN_ID', `run id ${show(id)} is not allowed`, {
       remedy: "use up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
@@ -195,7 +195,7 @@ function checkRunId(id: string): string {
   return id;
 }
 
-function newRunId(name: string): string {
+export function newRunId(name: string): string {
   const t = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return `${name}-${t}-${Math.floor(Math.random() * 0x10000)
     .toString(16)
