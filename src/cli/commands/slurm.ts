@@ -23,6 +23,8 @@ interface SlurmArgs {
   time?: string;
   'cpus-per-task'?: number;
   'warn-seconds'?: number;
+  'flush-every'?: string;
+  'flush-interval'?: number;
   out?: string;
   submit?: boolean;
 }
@@ -53,6 +55,8 @@ export const slurmCommand: CommandModule<object, SlurmArgs> = {
         type: 'number',
         describe: 'seconds before the time limit at which Slurm signals a task to flush and requeue [default: 120]',
       })
+      .option('flush-every', { type: 'string', describe: 'passed to run: flush every N iterations' })
+      .option('flush-interval', { type: 'number', describe: 'passed to run: flush every T seconds' })
       .option('out', { type: 'string', describe: 'where to write the script [default: <results>/<id>.sbatch]' })
       .option('submit', { type: 'boolean', describe: 'submit it with sbatch, and the merge as a dependent job' })
       .example('$0 slurm pi --shards 16 -n 1e9 --time 04:00:00 --submit', '16 tasks, merged when all are done'),
@@ -80,6 +84,10 @@ export const slurmCommand: CommandModule<object, SlurmArgs> = {
       time: argv.time,
       cpusPerTask: argv['cpus-per-task'],
       warnSeconds: argv['warn-seconds'],
+      runOptions: [
+        ...(argv['flush-every'] === undefined ? [] : ['--flush-every', argv['flush-every']]),
+        ...(argv['flush-interval'] === undefined ? [] : ['--flush-interval', String(argv['flush-interval'])]),
+      ],
     };
     const out = path.resolve(argv.out ?? path.join(results, `${id}.sbatch`));
     if (fs.existsSync(out)) {
