@@ -48,8 +48,8 @@ function lerp(a: number, b: number, t: number, float32: boolean): number {
  */
 function linearQuantiles(n: number, at: (j: number) => number, float32: boolean): number[] {
   return QUANTILES.map((q) => {
-    // NumPy: n·q + (alpha + q·(1 − alpha − beta)) − 1 with alpha = beta = 1.
-    const virtual = n * q + (1 + q * -1) - 1;
+    // NumPy's 'linear' method: the virtual index (n − 1)·q.
+    const virtual = (n - 1) * q;
     if (virtual >= n - 1) return lerp(at(n - 1), at(n - 1), 0, float32);
     if (virtual < 0) return lerp(at(0), at(0), 0, float32);
     const previous = Math.floor(virtual);

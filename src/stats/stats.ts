@@ -37,11 +37,24 @@ export interface StatsOptions {
    */
   readonly columns?: readonly string[];
   /**
-   * Threads that read: the calling thread and `workers − 1` worker threads. The results are
-   * identical, bit for bit, for every count.
+   * Threads that read: the calling thread and `workers − 1` worker threads (with
+   * `callerReads: false`, `workers` worker threads). The results are identical, bit for bit,
+   * for every count.
    * @default the number of CPUs, but at most one per 128 MiB of rows
    */
   readonly workers?: number;
+  /**
+   * Whether the calling thread reads too. It starts at once while worker threads take ~0.2 s
+   * to start, but its event loop is blocked until the reading is done; pass false to keep it
+   * free (only worker threads read, the calling thread merges).
+   * @default true
+   */
+  readonly callerReads?: boolean;
+  /**
+   * Bytes of rows a thread claims at a time (rounded to whole units of the merge).
+   * @default 8 MiB
+   */
+  readonly batchBytes?: number;
   /**
    * Values the quantiles of a float or 32-bit integer column are computed from: exact for a
    * column with at most this many elements, else a stratified sample of this size.
@@ -122,8 +135,7 @@ export interface StatsResult extends StatsPlan {
 }
 
 /** Units of the merge are at least this many rows. */
-const MIN_UNIT_ROWS = 16 * BLOCK_ROWS;
-/** Bytes of rows a thread claims at a time. */
+const MIN_UNIT_ROWS = 4 * BLOCK_ROWS;
 const BATCH_BYTES = 8 << 20;
 /**
  * By default, at most one thread per this many bytes of rows: starting a worker thread costs
@@ -154,6 +166,8 @@ export async function summarizeRun(options: StatsOptions): Promise<StatsResult> 
   const began = performance.now();
   const sampleSize = positiveInteger('sampleSize', options.sampleSize ?? DEFAULT_SAMPLE_SIZE, '--sample-size');
   const chunkBytes = positiveInteger('chunkBytes', options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+  const batchBytes = positiveInteger('batchBytes', options.batchBytes ?? BATCH_BYTES);
+  const callerReads = options.callerReads ?? true;
   if (options.workers !== undefined) positiveInteger('workers', options.workers, '--workers');
   const runsDir = resolveRunsDir(options.runsDir);
   const source = RunRows.open(runsDir, options.runId);
@@ -164,7 +178,7 @@ export async function summarizeRun(options: StatsOptions): Promise<StatsResult> 
   const bytes = rows * layout.itemsize;
   const unitRows = Math.max(MIN_UNIT_ROWS, Math.ceil(rows / 4096 / BLOCK_ROWS) * BLOCK_ROWS);
   const units = Math.ceil(rows / unitRows);
-  const batchUnits = Math.max(1, Math.floor(BATCH_BYTES / (unitRows * layout.itemsize)));
+  const batchUnits = Math.max(1, Math.floor(batchBytes / (unitRows * layout.itemsize)));
   const batches = Math.ceil(units / batchUnits);
   const wanted =
     options.workers ?? Math.min(os.availableParallelism(), Math.max(1, Math.floor(bytes / BYTES_PER_DEFAULT_THREAD)));
@@ -198,7 +212,7 @@ export async function summarizeRun(options: StatsOptions): Promise<StatsResult> 
   };
   options.onStart?.(summary);
   const progress = progressReporter(summary, began, layout.itemsize, options.onProgress);
-  const results = threads > 0 ? await readAll(source, runsDir, plan, threads, progress) : [];
+  const results = threads > 0 ? await readAll(source, runsDir, plan, threads, callerReads, progress) : [];
   const stats = selections.map((s, c) => summarizeColumn(s.label, s.field.dtype, s.elements, c, results, plan));
   return { ...summary, stats, elapsedMs: performance.now() - began };
 }
@@ -264,17 +278,20 @@ function startWorker(input: WorkerInput): StartedWorker {
 
 /**
  * Reads every batch with `threads` threads: worker threads are started first, then the
- * calling thread claims batches too. Resolves with each thread's results.
+ * calling thread claims batches too (if `callerReads`). Resolves with each thread's results.
  */
 async function readAll(
   source: RunRows,
   runsDir: string,
   plan: ScanPlan,
   threads: number,
+  callerReads: boolean,
   report: (slots: BigInt64Array, force?: boolean) => void,
 ): Promise<ThreadResult[]> {
   const controlBuffer = new SharedArrayBuffer((CTL_OWNERS + plan.batches) * Int32Array.BYTES_PER_ELEMENT);
-  const progressBuffer = new SharedArrayBuffer(threads * BigInt64Array.BYTES_PER_ELEMENT);
+  // Thread 0 is the calling thread, 1… the worker threads.
+  const workerCount = callerReads ? threads - 1 : threads;
+  const progressBuffer = new SharedArrayBuffer((workerCount + 1) * BigInt64Array.BYTES_PER_ELEMENT);
   const control = new Int32Array(controlBuffer);
   const slots = new BigInt64Array(progressBuffer);
   const workers: StartedWorker[] = [];
@@ -284,36 +301,41 @@ async function readAll(
   };
   let own: ThreadResult;
   try {
-    for (let t = 1; t < threads; t++) {
+    for (let t = 1; t <= workerCount; t++) {
       workers.push(
         startWorker({ run: source.run, runsDir, plan, control: controlBuffer, progress: progressBuffer, thread: t }),
       );
     }
     const scanner = new Scanner(source, plan);
     let read = 0;
-    scanner.claimAll(control, 0, (rows) => {
-      read += rows;
-      Atomics.store(slots, 0, BigInt(read));
-      report(slots);
-    });
+    if (callerReads) {
+      scanner.claimAll(control, 0, (rows) => {
+        read += rows;
+        Atomics.store(slots, 0, BigInt(read));
+        report(slots);
+      });
+    }
     own = scanner.result();
   } catch (error) {
     stopAll();
     throw error;
   }
-  // Every batch is claimed. A claim writes its owner just after taking the batch: wait for
-  // those writes, let go the workers that own nothing, and wait for the others.
-  for (let b = 0; b < plan.batches; b++) {
-    while (Atomics.load(control, CTL_OWNERS + b) === 0) Atomics.wait(control, CTL_OWNERS + b, 0, 1);
-  }
-  const owners = new Set<number>();
-  for (let b = 0; b < plan.batches; b++) owners.add(control[CTL_OWNERS + b]! - 1);
   const timer = setInterval(() => report(slots), PROGRESS_MS);
   try {
     const results = [own];
-    for (let t = 1; t < threads; t++) {
+    let owners: Set<number> | undefined;
+    if (callerReads) {
+      // Every batch is claimed. A claim writes its owner just after taking the batch: wait for
+      // those writes, then let go the workers that own nothing (they may not even have started).
+      for (let b = 0; b < plan.batches; b++) {
+        while (Atomics.load(control, CTL_OWNERS + b) === 0) Atomics.wait(control, CTL_OWNERS + b, 0, 1);
+      }
+      owners = new Set<number>();
+      for (let b = 0; b < plan.batches; b++) owners.add(control[CTL_OWNERS + b]! - 1);
+    }
+    for (let t = 1; t <= workerCount; t++) {
       const w = workers[t - 1]!;
-      if (!owners.has(t)) {
+      if (owners && !owners.has(t)) {
         void w.worker.terminate();
         continue;
       }
