@@ -105,27 +105,31 @@ if [ ! -e "$LOCAL/mmrun.sqlite" ] && [ -e "$SHARD_COPY/mmrun.sqlite" ]; then
   cp -a "$SHARD_COPY/." "$LOCAL/"
 fi
 
-# Start the shard, or continue it.
-if [ -e "$LOCAL/mmrun.sqlite" ] && "\${MMRUN[@]}" show "$ID" --runs-dir "$LOCAL" >/dev/null 2>&1; then
-  args=(resume "$ID")
-else
-  args=(${runArgs.join(' ')})
-fi
-"\${MMRUN[@]}" "\${args[@]}" --runs-dir "$LOCAL" --preempt-signal SIGUSR1 --quiet &
-pid=$!
+# Start the shard, or continue it (a task that already completed only copies it out).
+status=$("\${MMRUN[@]}" show "$ID" --runs-dir "$LOCAL" --json 2>/dev/null | sed -n 's/^  "status": "\\(.*\\)",$/\\1/p' || true)
+rc=0
+if [ "$status" != completed ]; then
+  if [ -n "$status" ]; then
+    args=(resume "$ID")
+  else
+    args=(${runArgs.join(' ')})
+  fi
+  "\${MMRUN[@]}" "\${args[@]}" --runs-dir "$LOCAL" --preempt-signal SIGUSR1 --quiet &
+  pid=$!
 
-# Pass the warning (USR1) and a stop (TERM) on to mmrun; each makes it flush and exit.
-trap 'kill -USR1 "$pid" 2>/dev/null || true' USR1
-trap 'kill -TERM "$pid" 2>/dev/null || true' TERM
-set +e
-wait "$pid"
-rc=$?
-# A trapped signal ends \`wait\` early: wait again until mmrun has flushed and exited.
-while kill -0 "$pid" 2>/dev/null; do
+  # Pass the warning (USR1) and a stop (TERM) on to mmrun; each makes it flush and exit.
+  trap 'kill -USR1 "$pid" 2>/dev/null || true' USR1
+  trap 'kill -TERM "$pid" 2>/dev/null || true' TERM
+  set +e
   wait "$pid"
   rc=$?
-done
-set -e
+  # A trapped signal ends \`wait\` early: wait again until mmrun has flushed and exited.
+  while kill -0 "$pid" 2>/dev/null; do
+    wait "$pid"
+    rc=$?
+  done
+  set -e
+fi
 
 # Stage out: the shard's runs directory (catalog and segments) to the shared results.
 mkdir -p "$SHARD_COPY"
