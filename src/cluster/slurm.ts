@@ -117,9 +117,12 @@ if [ "$status" != completed ]; then
   "\${MMRUN[@]}" "\${args[@]}" --runs-dir "$LOCAL" --preempt-signal SIGUSR1 --quiet &
   pid=$!
 
-  # Pass the warning (USR1) and a stop (TERM) on to mmrun; each makes it flush and exit.
+  # The time-limit warning (USR1, sent to this script only) goes on to mmrun: it flushes
+  # and exits ${PREEMPTED_EXIT}. A stop (scancel, requeue) sends SIGTERM to every process of
+  # the job, mmrun included, which flushes and exits 143; passing it on as well would be a
+  # second signal, which makes mmrun exit at once, so this script only keeps waiting.
   trap 'kill -USR1 "$pid" 2>/dev/null || true' USR1
-  trap 'kill -TERM "$pid" 2>/dev/null || true' TERM
+  trap 'echo "SIGTERM: mmrun flushes and stops"' TERM
   set +e
   wait "$pid"
   rc=$?
