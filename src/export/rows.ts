@@ -59,7 +59,7 @@ export class RunRows {
     this.run = run;
     this.layout = layoutOf(run.columns, `run '${run.id}'`);
     this.flushedRows = run.flushedRows;
-    this.flushedRanges = run.flushedRows > 0 ? [[0, run.flushedRows]] : [];
+    this.flushedRanges = flushedRangesOf(run);
     this.#array = new SegmentedArray(
       path.join(runsDir, run.id),
       this.layout,
@@ -99,12 +99,7 @@ export class RunRows {
     chunkBytes = DEFAULT_CHUNK_BYTES,
     segments?: Map<number, Segment>,
   ): Generator<RowChunk, void, undefined> {
-    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end)) {
-      throw new RangeError(`row range ${start}:${end} is not a range of non-negative integers`);
-    }
-    if (end > this.flushedRows) {
-      throw new RangeError(`row range ${start}:${end} goes past the ${this.flushedRows} flushed rows`);
-    }
+    this.#checkRange(start, end);
     const { itemsize } = this.layout;
     const step = Math.max(1, Math.floor(chunkBytes / itemsize));
     let row = start;
@@ -161,8 +156,26 @@ export class RunRows {
     if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end)) {
       throw new RangeError(`row range ${start}:${end} is not a range of non-negative integers`);
     }
-    if (end > this.flushedRows) {
-      throw new RangeError(`row range ${start}:${end} goes past the ${this.flushedRows} flushed rows`);
-    }
+    if (start === end || this.flushedRanges.some(([a, b]) => a <= start && end <= b)) return;
+    throw new RangeError(
+      `row range ${start}:${end} is not within the flushed rows (${this.flushedRanges.map(([a, b]) => `${a}:${b}`).join(', ') || 'none'})`,
+    );
   }
+}
+
+/**
+ * The rows of a run on disk, as ranges in row order: [0, flushedRows), or for a sharded
+ * run each shard's flushed rows, neighbours joined (a finished shard meets the next).
+ */
+export function flushedRangesOf(run: RunRecord): [number, number][] {
+  const parts =
+    run.workers > 1 ? run.shards.map((s) => [s.startRow, s.flushedRows] as const) : [[0, run.flushedRows] as const];
+  const out: [number, number][] = [];
+  for (const [a, b] of parts) {
+    if (b <= a) continue;
+    const last = out.at(-1);
+    if (last && last[1] === a) last[1] = b;
+    else out.push([a, b]);
+  }
+  return out;
 }
