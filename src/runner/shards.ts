@@ -56,9 +56,15 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
   const doneBefore = run.doneRows;
   const offset = run.jobShard?.firstIteration ?? 0;
   const open = shards.filter((shard) => shard.flushedRows < shard.endRow);
-  // A segment two shards share is created here, before either worker maps its part; every
-  // other segment belongs to one shard, whose worker creates it when it gets there.
-  for (const shard of open) s.array.ensure(s.array.segmentOf(shard.flushedRows));
+  const t0 = performance.now();
+  try {
+    // A segment two shards share is created here, before either worker maps its part; every
+    // other segment belongs to one shard, whose worker creates it when it gets there.
+    for (const shard of open) s.array.ensure(s.array.segmentOf(shard.flushedRows));
+  } catch (caught) {
+    // A full disk here is recorded like one in the loop: the run is failed, not left running.
+    return record(s, [], asRunError(caught, id), undefined, t0);
+  }
 
   const heartbeat = startHeartbeat(catalog.file, id);
   const workers: Worker[] = [];
@@ -68,7 +74,6 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
   let commitError: MmrunError | undefined;
   let failure: ShardEnd | undefined;
   let stopping: string | undefined;
-  const t0 = performance.now();
 
   const broadcast = (command: ShardCommand) => {
     for (const worker of workers) worker.postMessage(command);

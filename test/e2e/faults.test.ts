@@ -315,4 +315,28 @@ describe('a full disk', () => {
       execFileSync('umount', ['-l', mnt]);
     }
   });
+
+  it('with --workers 2 too: DISK_FULL, the run failed (not left running), identical after more space', async (ctx) => {
+    if (!canMount) {
+      if (process.env.CI) throw new Error('CI runs as root and must run the tmpfs test');
+      ctx.skip();
+      return;
+    }
+    const args = ['--iterations', '120_000', '--seed', '4', '--flush-every', '5000', '--segment-rows', '20000'];
+    const want = await reference(path.join(FIXTURES, 'counter.ts'), args);
+    const mnt = fresh();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
+    try {
+      const r = await mmrun(['run', path.join(FIXTURES, 'counter.ts'), '--id', 'w', '--workers', '2', ...args], mnt);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain('DISK_FULL');
+      expect(peekRun(mnt, 'w')?.status).toBe('failed');
+      execFileSync('mount', ['-o', 'remount,size=64m', mnt]);
+      const resumed = await mmrun(['resume', 'w'], mnt);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(segmentHashes(mnt, 'w')).toEqual(want);
+    } finally {
+      execFileSync('umount', ['-l', mnt]);
+    }
+  });
 });
