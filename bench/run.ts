@@ -270,7 +270,7 @@ if (wk) {
   record(
     'rssAnonPerWorkerMiB',
     wk.rssPerWorker,
-    `peak RssAnon with 2 workers minus with 1: ${fmtSummary(wk.rssAnon2)} − ${fmtSummary(wk.rssAnon1)} MiB; a worker maps its rows (file-backed pages, not anonymous) and copies none`,
+    `(peak RssAnon with 2 workers − with 1) ÷ 2: (${fmtSummary(wk.rssAnon2)} − ${fmtSummary(wk.rssAnon1)}) ÷ 2 MiB — a worker's V8 isolate (heap ~19 MiB, 8 of it new space) and native memory; it maps its rows (file-backed pages, not anonymous) and copies none`,
   );
 }
 

@@ -21,7 +21,11 @@ export interface WorkersResult {
   /** Peak RssAnon of the process with K = 1 and K = 2 (MiB). */
   readonly rssAnon1: Summary;
   readonly rssAnon2: Summary;
-  /** Peak RssAnon with K = 2 minus with K = 1: what one more worker thread costs (MiB). */
+  /**
+   * (Peak RssAnon with K = 2 − with K = 1) ÷ 2, in MiB: with K = 1 the main thread runs the
+   * loop; with K = 2 two worker threads do (each a V8 isolate with its own heap and modules)
+   * while the main thread only commits. What a worker costs, whatever the data size.
+   */
   readonly rssPerWorker: Summary;
 }
 
@@ -76,6 +80,6 @@ export async function workers(cfg: WorkersConfig): Promise<WorkersResult> {
     rowsPerSecond2: summarize(two.map((r) => r.rowsPerSecond)),
     rssAnon1: summarize(one.map((r) => r.rssAnonMiB)),
     rssAnon2: summarize(two.map((r) => r.rssAnonMiB)),
-    rssPerWorker: summarize(paired(two, one, (b, a) => b.rssAnonMiB - a.rssAnonMiB)),
+    rssPerWorker: summarize(paired(two, one, (b, a) => (b.rssAnonMiB - a.rssAnonMiB) / 2)),
   };
 }
