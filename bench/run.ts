@@ -12,6 +12,7 @@ import { killChildren, removeAllTemps } from './lib/proc.ts';
 import { fmt, fmtSummary, type Summary, table } from './lib/stats.ts';
 import { memory } from './memory.ts';
 import { resumeStart } from './resume.ts';
+import { statsBench } from './stats.ts';
 import { throughput } from './throughput.ts';
 import { workers } from './workers.ts';
 
@@ -40,6 +41,7 @@ const CONFIG = quick
       smallBytes: 4 * MiB,
       rssBytes: 1 * GiB,
       workerRows: 400_000,
+      statsBytes: 256 * MiB,
     }
   : {
       reps: 5,
@@ -54,6 +56,7 @@ const CONFIG = quick
       smallBytes: 4 * MiB,
       rssBytes: 8 * GiB,
       workerRows: 3_000_000,
+      statsBytes: 2 * GiB,
     };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -79,6 +82,9 @@ const KEYS = [
   'lostRowsPerKillMax',
   'workersSpeedup',
   'rssAnonPerWorkerMiB',
+  'statsVsBareSum',
+  'statsVsBareSumK1',
+  'statsRssAnonMiB',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -91,6 +97,9 @@ const TARGETS: Record<Key, { op: '<=' | '>='; limit: number }> = {
   lostRowsPerKillMax: { op: '<=', limit: 1 },
   workersSpeedup: { op: '>=', limit: 1.85 },
   rssAnonPerWorkerMiB: { op: '<=', limit: 64 },
+  statsVsBareSum: { op: '>=', limit: 0.5 },
+  statsVsBareSumK1: { op: '>=', limit: 0.5 },
+  statsRssAnonMiB: { op: '<=', limit: 150 },
 };
 
 interface Figure extends Summary {
@@ -272,6 +281,46 @@ if (wk) {
     wk.rssPerWorker,
     `(peak RssAnon with 2 workers − with 1) ÷ 2: (${fmtSummary(wk.rssAnon2)} − ${fmtSummary(wk.rssAnon1)}) ÷ 2 MiB — a worker's V8 isolate (heap ~19 MiB, 8 of it new space) and native memory; it maps its rows (file-backed pages, not anonymous) and copies none`,
   );
+}
+
+const sb = await section(
+  `stats: ${mb(CONFIG.statsBytes)} with 1 and 2 threads vs a bare sum`,
+  ['statsVsBareSum', 'statsVsBareSumK1', 'statsRssAnonMiB'],
+  () => statsBench({ reps: CONFIG.reps, bytes: CONFIG.statsBytes, log }),
+);
+if (sb) {
+  const gbps = (s: Summary) => `${fmtSummary(s)} GB/s`;
+  const sized = `${mb(sb.bytes)} of the cheap 4×f8 experiment (${fmt(sb.rows)} rows, ${sb.segments} segments, in the page cache)${quick ? ' — quick mode: 256 MiB stands in for 2 GiB' : ''}`;
+  record(
+    'statsVsBareSum',
+    sb.statsVsBareSum,
+    `summarizeRun (every column, 2 threads) ${gbps(sb.k2GBps)} ÷ a bare single-threaded sum of each mapped segment ${gbps(sb.bareGBps)}, per repetition; ${sized}`,
+  );
+  record(
+    'statsVsBareSumK1',
+    sb.statsVsBareSumK1,
+    `the same with 1 thread (the calling thread alone): ${gbps(sb.k1GBps)}, ${fmtSummary(sb.k1RowsPerSecond)} rows/s`,
+  );
+  record(
+    'statsRssAnonMiB',
+    sb.statsRssAnonMiB,
+    `peak RssAnon of the process during summarizeRun with 2 threads, sampled every 10 ms; ${fmtSummary(sb.rssAnonK1MiB)} MiB with 1 thread; ${fmtSummary(sb.rssAnonBeforeMiB)} MiB just before the call`,
+  );
+  also.push([
+    'stats rows/s with 1 / 2 threads',
+    `${fmtSummary(sb.k1RowsPerSecond)} / ${fmtSummary(sb.k2RowsPerSecond)}`,
+    `${fmt(sb.rows)} rows of 32 bytes`,
+  ]);
+  also.push([
+    'stats, 2 threads: share read by the calling thread',
+    fmtSummary(sb.k2CallerShare),
+    'the worker thread takes ~0.3 s to start (tsx) and claims batches from then on',
+  ]);
+  also.push([
+    'stats RssAnon per worker thread (MiB)',
+    fmt(sb.statsRssAnonMiB.median - sb.rssAnonK1MiB.median),
+    'peak with 2 threads − peak with 1 (medians): an isolate and tsx’s loader thread',
+  ]);
 }
 
 const seconds = (performance.now() - benchT0) / 1000;

@@ -40,7 +40,7 @@ export interface StatsOptions {
    * Threads that read: the calling thread and `workers − 1` worker threads (with
    * `callerReads: false`, `workers` worker threads). The results are identical, bit for bit,
    * for every count.
-   * @default the number of CPUs, but at most one per 128 MiB of rows
+   * @default the number of CPUs, but at most one per GiB of rows
    */
   readonly workers?: number;
   /**
@@ -132,16 +132,18 @@ export interface ColumnStats extends Moments {
 export interface StatsResult extends StatsPlan {
   readonly stats: readonly ColumnStats[];
   readonly elapsedMs: number;
+  /** Rows each thread read: the calling thread (0 if it did not read), then each worker thread. */
+  readonly rowsByThread: readonly number[];
 }
 
 /** Units of the merge are at least this many rows. */
 const MIN_UNIT_ROWS = 4 * BLOCK_ROWS;
 const BATCH_BYTES = 8 << 20;
 /**
- * By default, at most one thread per this many bytes of rows: starting a worker thread costs
- * about 0.2 s (tsx's loader), in which the main thread reads ~0.3 GB itself.
+ * By default, at most one thread per this many bytes of rows: a worker thread takes 0.2–0.3 s
+ * to start (tsx's loader), in which the calling thread reads 0.5 GB or more itself.
  */
-const BYTES_PER_DEFAULT_THREAD = 128 << 20;
+const BYTES_PER_DEFAULT_THREAD = 1 << 30;
 const PROGRESS_MS = 100;
 
 /**
@@ -212,9 +214,12 @@ export async function summarizeRun(options: StatsOptions): Promise<StatsResult> 
   };
   options.onStart?.(summary);
   const progress = progressReporter(summary, began, layout.itemsize, options.onProgress);
-  const results = threads > 0 ? await readAll(source, runsDir, plan, threads, callerReads, progress) : [];
+  const { results, rowsByThread } =
+    threads > 0
+      ? await readAll(source, runsDir, plan, threads, callerReads, progress)
+      : { results: [], rowsByThread: [] };
   const stats = selections.map((s, c) => summarizeColumn(s.label, s.field.dtype, s.elements, c, results, plan));
-  return { ...summary, stats, elapsedMs: performance.now() - began };
+  return { ...summary, stats, elapsedMs: performance.now() - began, rowsByThread };
 }
 
 function positiveInteger(name: string, value: unknown, flag?: string): number {
@@ -287,7 +292,7 @@ async function readAll(
   threads: number,
   callerReads: boolean,
   report: (slots: BigInt64Array, force?: boolean) => void,
-): Promise<ThreadResult[]> {
+): Promise<{ results: ThreadResult[]; rowsByThread: number[] }> {
   const controlBuffer = new SharedArrayBuffer((CTL_OWNERS + plan.batches) * Int32Array.BYTES_PER_ELEMENT);
   // Thread 0 is the calling thread, 1… the worker threads.
   const workerCount = callerReads ? threads - 1 : threads;
@@ -343,7 +348,7 @@ async function readAll(
       void w.worker.terminate();
     }
     report(slots, true);
-    return results;
+    return { results, rowsByThread: Array.from(slots, Number) };
   } catch (error) {
     stopAll();
     throw error;

@@ -133,6 +133,9 @@ describe('the same result whoever reads what', () => {
       const got = await stats('data', v);
       expect(got.workers, JSON.stringify(v)).toBe(v.workers);
       expect(got.stats, JSON.stringify(v)).toEqual(want.stats);
+      // Every row read exactly once; worker threads only: the calling thread read none.
+      expect(got.rowsByThread.reduce((a, b) => a + b, 0)).toBe(20_000);
+      if (v.callerReads === false) expect(got.rowsByThread[0]).toBe(0);
     }
   });
 });

@@ -46,7 +46,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
         alias: 'w',
         type: 'number',
         requiresArg: true,
-        describe: 'threads that read [default: the number of CPUs, at most one per 128 MiB of rows]',
+        describe: 'threads that read [default: the number of CPUs, at most one per GiB of rows]',
       })
       .option('sample-size', {
         type: 'number',
