@@ -112,6 +112,9 @@ interface MomentColumn {
   // Kernels indexed by aligned ? 1 : 0, resolved once (a lookup per call would build a key).
   readonly fast: readonly [MomentKernel, MomentKernel];
   readonly careful: readonly [MomentKernel, MomentKernel];
+  // Blocks left to read with the careful kernel straight away: after the fast one declined,
+  // the next blocks likely hold NaN too (the two give the same bits on finite values).
+  carefulFor: number;
   // The current unit and block: see kernels.ts.
   readonly state: Float64Array;
   // The batch being read: its unit records, sampled positions, the next position to take
@@ -132,6 +135,7 @@ interface HistogramColumn {
 }
 
 const EMPTY = new Float64Array(0);
+const CAREFUL_BLOCKS = 16;
 
 function resetUnit(state: Float64Array): void {
   state.fill(0);
@@ -171,6 +175,7 @@ export class Scanner {
         column,
         fast: [momentKernel(dtype, false, vector, false), momentKernel(dtype, true, vector, false)],
         careful: [momentKernel(dtype, false, vector, true), momentKernel(dtype, true, vector, true)],
+        carefulFor: 0,
         state,
         units: EMPTY,
         positions: EMPTY,
@@ -278,7 +283,11 @@ function scanRows(c: MomentColumn | HistogramColumn, view: StridedColumn, r: num
   const k = view.aligned ? 1 : 0;
   if (c.kind === 'histogram') {
     c.kernels[k](a, p, stride, n, elements, c.counts);
+  } else if (c.carefulFor > 0) {
+    c.carefulFor--;
+    c.careful[k](a, p, stride, n, elements, c.state);
   } else if (!c.fast[k](a, p, stride, n, elements, c.state)) {
+    c.carefulFor = CAREFUL_BLOCKS;
     c.careful[k](a, p, stride, n, elements, c.state);
   }
 }
