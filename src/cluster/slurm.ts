@@ -67,7 +67,7 @@ export function slurmScript(o: SlurmOptions): string {
     `#SBATCH --output=${o.results}/logs/%A_%a.out`,
     '#SBATCH --open-mode=append   # a requeued task appends to the same log',
     '#SBATCH --requeue            # a task may be requeued (preemption, node failure)',
-    `#SBATCH --signal=B:USR1@${warn}  # USR1 to this script ${warn} s before the time limit`,
+    `#SBATCH --signal=B:USR1@${warn}  # USR1 to this script ${warn} s (up to ${warn + 30} s) before the time limit`,
   ];
   return `#!/bin/bash
 # mmrun on Slurm: job '${o.id}', ${o.shards} shards of ${path.basename(o.experiment)}, seed ${o.seed}.
@@ -81,7 +81,8 @@ export function slurmScript(o: SlurmOptions): string {
 # Preemption: Slurm sends USR1 to this script ${warn} s before the time limit (--signal
 # above). The script passes it to mmrun, which flushes, records the run \`interrupted\` and
 # exits ${PREEMPTED_EXIT}; the script copies the runs directory out and requeues the task
-# (\`scontrol requeue\`). The requeued task runs this script again: it copies the runs
+# (\`scontrol requeue\`). Slurm checks signal times every 30 s: the warning may come up to
+# 30 s early, so N must cover the last flush plus the copy. The requeued task runs this script again: it copies the runs
 # directory back in if this node does not have it, and \`mmrun resume\` continues from the
 # last flushed row. A requeue or scancel sends SIGTERM instead: mmrun flushes and stops the
 # same way (exit 143), and Slurm decides whether the task runs again.
@@ -144,7 +145,10 @@ case "$rc" in
     ;;
   ${PREEMPTED_EXIT})
     echo "shard $TASK preempted (flushed): requeueing"
-    scontrol requeue "$SLURM_JOB_ID"
+    # This task only: one task of an array has SLURM_JOB_ID = SLURM_ARRAY_JOB_ID, which
+    # would name the whole array. The requeue sends this script SIGTERM (scontrol may exit
+    # 143 from it): everything worth keeping is already copied out.
+    scontrol requeue "\${SLURM_ARRAY_JOB_ID}_$TASK" || true
     ;;
   *)
     echo "shard $TASK stopped with status $rc; see $LOCAL/$ID/run.log (resume: sbatch the script again, or mmrun resume)"

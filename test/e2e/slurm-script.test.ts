@@ -26,6 +26,7 @@ function runTask(script: string, task: number, count: number, env: Record<string
       SLURM_ARRAY_TASK_COUNT: String(count),
       SLURM_ARRAY_TASK_MIN: '0',
       SLURM_JOB_ID: String(1000 + task),
+      SLURM_ARRAY_JOB_ID: '1000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,7 +75,7 @@ describe('the sbatch script of `mmrun slurm`', () => {
     const r1 = await t1.exited;
     expect(r1.code, r1.out).toBe(0);
     expect(r1.out).toContain('shard 1 preempted (flushed): requeueing');
-    expect(fs.readFileSync(calls, 'utf8').trim()).toBe('requeue 1001');
+    expect(fs.readFileSync(calls, 'utf8').trim()).toBe('requeue 1000_1');
     const copied = peekRun(path.join(results, 'shards', '1'), 'job');
     expect(copied?.status).toBe('interrupted');
     expect(copied?.flushedRows).toBeGreaterThan(0);
