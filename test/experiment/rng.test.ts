@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MmrunError } from '../../src/errors.ts';
-import { CounterRng, philox4x32, randomSeed } from '../../src/experiment/rng.ts';
+import { loadWasmPhilox } from '../../src/experiment/philox-wasm.ts';
+import { CounterRng, PHILOX_KERNEL, philox4x32, randomSeed } from '../../src/experiment/rng.ts';
 
 const TWO_32 = 2 ** 32;
 
@@ -65,6 +66,45 @@ describe('philox4x32 (Philox4x32-10 block function)', () => {
       const c = draws(src, 4);
       const k = draws(src, 2);
       expect(block(c, k)).toEqual(philoxBigInt(c, k));
+    }
+  });
+});
+
+describe('the WebAssembly kernel', () => {
+  it('is what CounterRng uses on Node (WebAssembly is there)', () => {
+    expect(PHILOX_KERNEL).toBe('wasm');
+  });
+
+  it('matches the Random123 known-answer vectors and the JavaScript kernel word for word', () => {
+    const wasm = loadWasmPhilox()!;
+    const run = (c: readonly number[], k: readonly number[]) => {
+      wasm.block(c[0]!, c[1]!, c[2]!, c[3]!, k[0]!, k[1]!);
+      return [...wasm.out];
+    };
+    expect(run([0, 0, 0, 0], [0, 0])).toEqual([0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+    expect(run([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff])).toEqual([
+      0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd,
+    ]);
+    const src = new CounterRng(99);
+    src.reset(0);
+    for (let t = 0; t < 100_000; t++) {
+      const c = draws(src, 4);
+      const k = draws(src, 2);
+      expect(run(c, k)).toEqual(block(c, k));
+    }
+  });
+
+  it('gives CounterRng the same draws as the JavaScript kernel, also past 2^32 iterations and for big seeds', () => {
+    for (const seed of [0, 1, 2 ** 31, TWO_32 - 1, TWO_32 + 3, Number.MAX_SAFE_INTEGER]) {
+      const rng = new CounterRng(seed);
+      const k0 = seed >>> 0;
+      const k1 = Math.floor(seed / TWO_32);
+      for (const i of [0, 1, 2 ** 31, TWO_32 - 1, TWO_32, 2 ** 52 + 1]) {
+        rng.reset(i);
+        const got = draws(rng, 12);
+        const want = [0, 1, 2].flatMap((b) => block([b, i >>> 0, Math.floor(i / TWO_32), 0], [k0, k1]));
+        expect(got).toEqual(want);
+      }
     }
   });
 });
