@@ -37,9 +37,10 @@ export interface StatsOptions {
    */
   readonly columns?: readonly string[];
   /**
-   * Threads that read: the calling thread and `workers − 1` worker threads (with
-   * `callerReads: false`, `workers` worker threads). The results are identical, bit for bit,
-   * for every count.
+   * Threads that read: the calling thread and up to `workers − 1` worker threads, which
+   * start only if the calling thread, 25 ms into the reading, would still be reading when
+   * they are up (with `callerReads: false`, `workers` worker threads at once). The results
+   * are identical, bit for bit, for every count.
    * @default the number of CPUs, but at most one per GiB of rows
    */
   readonly workers?: number;
@@ -84,7 +85,10 @@ export interface StatsPlan {
   /** Bytes of those rows. */
   readonly bytes: number;
   readonly columns: readonly string[];
-  /** Threads that will read them (the calling thread and worker threads); 0 for no rows. */
+  /**
+   * Threads that may read them (the calling thread and worker threads; see
+   * {@link StatsResult.rowsByThread} for those that did); 0 for no rows.
+   */
   readonly workers: number;
   /** Whether the run is not complete, so only part of its rows exist to read. */
   readonly partial: boolean;
@@ -132,7 +136,10 @@ export interface ColumnStats extends Moments {
 export interface StatsResult extends StatsPlan {
   readonly stats: readonly ColumnStats[];
   readonly elapsedMs: number;
-  /** Rows each thread read: the calling thread (0 if it did not read), then each worker thread. */
+  /**
+   * Rows each thread read: the calling thread (0 if it did not read), then each worker thread
+   * (0 for one that was not needed).
+   */
   readonly rowsByThread: readonly number[];
 }
 
@@ -145,19 +152,24 @@ const BATCH_BYTES = 8 << 20;
  */
 const BYTES_PER_DEFAULT_THREAD = 1 << 30;
 const PROGRESS_MS = 100;
+/** How long the calling thread reads before it judges whether worker threads would help. */
+const PROBE_MS = 25;
+/** What a worker thread takes to start, as far as that judgement goes (measured: 0.2–0.4 s). */
+const WORKER_START_MS = 300;
 
 /**
  * Summarises the columns of a run's flushed rows: count, NaN count, mean, std (population,
  * ddof = 0, like NumPy's default), min, max and quantiles p01 … p99.
  *
- * `workers` threads read: the calling thread and `workers − 1` worker threads. Each maps
- * the segments it reads itself, read-only (mode `r`), and reads them front to back in
+ * Up to `workers` threads read: the calling thread and `workers − 1` worker threads. Each
+ * maps the segments it reads itself, read-only (mode `r`), and reads them front to back in
  * batches of whole units that it claims from a shared counter, dropping read pages so memory
  * stays small at any run size; the calling thread merges the partial results in row order.
- * (Claiming, rather than a fixed share each, lets the calling thread start at once while the
- * worker threads take their ~0.2 s to start.) Mean and std are accurate to a few units in
- * the last place, min and max exact, and nothing depends on the number of threads or on
- * which read what. Quantiles: see {@link ColumnStats.quantileMethod}.
+ * Claiming, rather than a fixed share each, lets the calling thread start at once while the
+ * worker threads take their 0.2–0.4 s to start (tsx's loader), and those are started only
+ * if there is enough left to read by then. Mean and std are accurate to a few units in the
+ * last place, min and max exact, and nothing depends on the number of threads or on which
+ * read what. Quantiles: see {@link ColumnStats.quantileMethod}.
  * @throws MmrunError `RUN_NOT_FOUND`, `UNKNOWN_COLUMN`, `BAD_COLUMN_INDEX`, `BAD_OPTION`,
  * or a segment's validation error.
  * @example
@@ -304,21 +316,35 @@ async function readAll(
     Atomics.store(control, CTL_STOP, 1);
     for (const w of workers) void w.worker.terminate();
   };
-  let own: ThreadResult;
-  try {
+  const startWorkers = () => {
     for (let t = 1; t <= workerCount; t++) {
       workers.push(
         startWorker({ run: source.run, runsDir, plan, control: controlBuffer, progress: progressBuffer, thread: t }),
       );
     }
+  };
+  let own: ThreadResult;
+  try {
     const scanner = new Scanner(source, plan);
-    let read = 0;
     if (callerReads) {
+      // Worker threads start only if, at the pace of the first PROBE_MS, the calling thread
+      // would still be reading when they are up: a worker that arrives after the end costs
+      // its start-up (~0.3 s of CPU) and reads nothing.
+      const began = performance.now();
+      let read = 0;
+      let decided = workerCount === 0;
       scanner.claimAll(control, 0, (rows) => {
         read += rows;
         Atomics.store(slots, 0, BigInt(read));
         report(slots);
+        if (decided) return;
+        const elapsed = performance.now() - began;
+        if (elapsed < PROBE_MS) return;
+        decided = true;
+        if (((plan.rows - read) / read) * elapsed > WORKER_START_MS) startWorkers();
       });
+    } else {
+      startWorkers();
     }
     own = scanner.result();
   } catch (error) {
@@ -338,7 +364,7 @@ async function readAll(
       owners = new Set<number>();
       for (let b = 0; b < plan.batches; b++) owners.add(control[CTL_OWNERS + b]! - 1);
     }
-    for (let t = 1; t <= workerCount; t++) {
+    for (let t = 1; t <= workers.length; t++) {
       const w = workers[t - 1]!;
       if (owners && !owners.has(t)) {
         void w.worker.terminate();

@@ -205,6 +205,12 @@ describe('what a user meets', () => {
     expect(r.stats[0]).toMatchObject({ column: 'i', count: 500, min: 0, max: 499, mean: 249.5 });
   });
 
+  it('worker threads start only when there is enough to read: 1.3 MB is the calling thread’s alone', async () => {
+    const r = await stats('data', { workers: 3 });
+    expect(r.workers).toBe(3);
+    expect(r.rowsByThread).toEqual([20_000, 0, 0]);
+  });
+
   it('progress: reported as rows are read, the last report has every row', async () => {
     const seen: StatsProgress[] = [];
     await stats('data', { onProgress: (p) => seen.push(p) });

@@ -46,7 +46,8 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
         alias: 'w',
         type: 'number',
         requiresArg: true,
-        describe: 'threads that read [default: the number of CPUs, at most one per GiB of rows]',
+        describe:
+          'threads that may read (more start only if there is enough to read) [default: the number of CPUs, at most one per GiB of rows]',
       })
       .option('sample-size', {
         type: 'number',
@@ -87,8 +88,10 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
     process.stdout.write(argv.json ? `${JSON.stringify(toJson(result))}\n` : `${toTable(result)}\n`);
     if (quiet) return;
     const rate = result.elapsedMs > 0 ? `, ${(result.bytes / 1e6 / result.elapsedMs).toFixed(2)} GB/s` : '';
+    const used = result.rowsByThread.filter((rows) => rows > 0).length;
+    const threads = `${used} ${used === 1 ? 'thread' : 'threads'}${used < result.workers ? ` of ${result.workers}: too few rows to start more` : ''}`;
     say(
-      `mmrun: stats of ${count(result.rows)} rows × ${result.stats.length} columns of ${result.runId} in ${duration(result.elapsedMs)} (${result.workers} ${result.workers === 1 ? 'thread' : 'threads'}${rate})`,
+      `mmrun: stats of ${count(result.rows)} rows × ${result.stats.length} columns of ${result.runId} in ${duration(result.elapsedMs)} (${threads}${rate})`,
     );
   }),
 };
