@@ -206,7 +206,7 @@ describe('what a user meets', () => {
   });
 
   it('worker threads start only when there is enough to read: 1.3 MB is the calling thread’s alone', async () => {
-    const r = await stats('data', { workers: 3 });
+    const r = await stats('data', { workers: 3, batchBytes: 64 << 10 });
     expect(r.workers).toBe(3);
     expect(r.rowsByThread).toEqual([20_000, 0, 0]);
   });
