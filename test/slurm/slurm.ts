@@ -88,11 +88,11 @@ async function main(): Promise<void> {
   log(wasUp ? 'a test cluster is already up: using it, and leaving it up' : 'starting the test cluster');
   const up = Date.now();
   if (!wasUp) execFileSync('bash', [CLUSTER, 'up'], { stdio: 'inherit', env: slurmEnv });
-  log(`cluster up in ${((Date.now() - up) / 1000).toFixed(0)} s: ${sh('sinfo', ['--version']).trim()}`);
-  const conf = sh('bash', [CLUSTER, 'env']).match(/SLURM_CONF=(\S+)/)?.[1];
-  if (!conf) throw new Error('cluster.sh env printed no SLURM_CONF');
-  Object.assign(slurmEnv, { SLURM_CONF: conf, MMRUN_LOCAL_DIR: localDir });
   try {
+    const conf = sh('bash', [CLUSTER, 'env']).match(/SLURM_CONF=(\S+)/)?.[1];
+    if (!conf) throw new Error('cluster.sh env printed no SLURM_CONF');
+    Object.assign(slurmEnv, { SLURM_CONF: conf, MMRUN_LOCAL_DIR: localDir });
+    log(`cluster up in ${((Date.now() - up) / 1000).toFixed(0)} s: ${sh('sinfo', ['--version']).trim()}`);
     // The local reference, computed while the cluster works would only slow both down: first.
     const reference = path.join(work, 'reference');
     const ref = mmrun(['run', COUNTER, '--id', ID, ...JOB, '--workers', '2', '--runs-dir', reference, '--quiet']);
