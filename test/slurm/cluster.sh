@@ -16,7 +16,9 @@
 # Must run as root (installs packages, runs slurmd). No systemd required.
 # Tunables (env): MMRUN_SLURM_DIR, MMRUN_SLURM_CPUS (2), MMRUN_SLURM_MEM_MB
 # (auto), MMRUN_SLURMCTLD_PORT (6817), MMRUN_SLURMD_PORT (6818),
-# MMRUN_SLURM_KILLWAIT (30), MMRUN_SLURM_UP_TIMEOUT (60).
+# MMRUN_SLURM_KILLWAIT (30), MMRUN_SLURM_UP_TIMEOUT (60),
+# MMRUN_SLURM_CRED_EXPIRE (5 = minimum; requeue delay), MMRUN_SLURM_SCHED_INTERVAL (2),
+# MMRUN_SLURM_PROCTRACK (proctrack/pgid; or proctrack/linuxproc).
 set -euo pipefail
 
 DIR="${MMRUN_SLURM_DIR:-/tmp/mmrun-slurm}"
@@ -25,6 +27,9 @@ CTLD_PORT="${MMRUN_SLURMCTLD_PORT:-6817}"
 SLURMD_PORT="${MMRUN_SLURMD_PORT:-6818}"
 KILLWAIT="${MMRUN_SLURM_KILLWAIT:-30}"
 UP_TIMEOUT="${MMRUN_SLURM_UP_TIMEOUT:-60}"
+CRED_EXPIRE="${MMRUN_SLURM_CRED_EXPIRE:-5}"
+SCHED_INTERVAL="${MMRUN_SLURM_SCHED_INTERVAL:-2}"
+PROCTRACK="${MMRUN_SLURM_PROCTRACK:-proctrack/pgid}"
 MUNGE_KEY=/etc/munge/munge.key
 
 ETC="$DIR/etc"
@@ -115,6 +120,8 @@ write_config() {
   local host mem
   host=$(host_short)
   mem=$(detect_mem_mb)
+  # fresh start: keep the previous run's logs in log.prev for debugging
+  if [ -d "$LOG" ]; then rm -rf "$LOG.prev"; mv "$LOG" "$LOG.prev"; fi
   mkdir -p "$ETC" "$RUN" "$LOG" "$STATE" "$SPOOL"
   chmod 0755 "$DIR" "$ETC"
   cat >"$CONF" <<EOF
@@ -129,10 +136,14 @@ SlurmdUser=root
 # munge with a private socket so we never collide with a system munged
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=${MUNGE_SOCK}
+# cred_expire also sets how long a requeued job must wait before it may start
+# again (Slurm default 120 s); shortened so requeue tests don't take minutes.
+AuthInfo=socket=${MUNGE_SOCK},cred_expire=${CRED_EXPIRE}
 
-# No systemd / no cgroup delegation needed
-ProctrackType=proctrack/linuxproc
+# No systemd / no cgroup delegation needed. pgid (not linuxproc): linuxproc loses
+# children whose parent (the batch shell) already exited, leaving orphans running
+# after the job ended; pgid signals the whole process group of the batch script.
+ProctrackType=${PROCTRACK}
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
@@ -145,6 +156,9 @@ MailProg=/bin/true
 
 # Per-CPU scheduling so two 1-CPU array tasks run side by side
 SchedulerType=sched/backfill
+# Defaults are sched_interval=60, bf_interval=30: a job whose BeginTime passed
+# (e.g. a requeued one) waits for the next periodic pass. Poll faster.
+SchedulerParameters=sched_interval=${SCHED_INTERVAL},bf_interval=${SCHED_INTERVAL}
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 
@@ -184,7 +198,7 @@ start_munged() {
     --socket="$MUNGE_SOCK" --key-file="$MUNGE_KEY" \
     --pid-file="$MUNGE_DIR/munged.pid" --log-file="$MUNGE_DIR/munged.log" \
     --seed-file="$MUNGE_DIR/munged.seed" \
-    </dev/null >>"$LOG/munged.out" 2>&1 &
+    </dev/null >>"$LOG/munged.out" 2>&1 9>&- &  # 9>&-: don't leak the up/down lock to daemons
   local launcher=$!
   # runuser forks; find the real munged (child of runuser) for the pid file
   local i pid=""
@@ -206,16 +220,14 @@ start_munged() {
 }
 
 start_daemon() { # start_daemon slurmctld|slurmd
-  local name=$1 port
+  local name=$1
   if pid_alive "$name"; then log "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
-  if [ "$name" = slurmctld ]; then port=$CTLD_PORT; else port=$SLURMD_PORT; fi
-  port_busy "$port" && die "port $port (for $name) already in use by another process; set MMRUN_SLURM${name#slurm}_PORT or stop it"
   log "starting $name"
   local args=(-D -f "$CONF")
   # -c: start slurmctld with clean state (no jobs left over from a previous run)
   [ "$name" = slurmctld ] && args+=(-c -i)
   [ "$name" = slurmd ] && args+=(-N "$(host_short)")
-  SLURM_CONF="$CONF" setsid "$name" "${args[@]}" </dev/null >>"$LOG/$name.out" 2>&1 &
+  SLURM_CONF="$CONF" setsid "$name" "${args[@]}" </dev/null >>"$LOG/$name.out" 2>&1 9>&- &
   echo $! >"$RUN/$name.pid"
   sleep 0.3
   pid_alive "$name" || { tail -n 30 "$LOG/$name.out" "$LOG/$name.log" 2>/dev/null >&2 || true; die "$name exited immediately (logs above)"; }
@@ -255,6 +267,14 @@ cmd_up() {
   else
     write_config
   fi
+  # preflight: fail before starting anything if a port is taken by someone else
+  if ! pid_alive slurmctld && port_busy "$CTLD_PORT"; then
+    die "port $CTLD_PORT (slurmctld) is already in use by another process; set MMRUN_SLURMCTLD_PORT"
+  fi
+  if ! pid_alive slurmd && port_busy "$SLURMD_PORT"; then
+    die "port $SLURMD_PORT (slurmd) is already in use by another process; set MMRUN_SLURMD_PORT"
+  fi
+  trap 'log "up failed; daemons that did start are still running: run \"$0 down\" to clean up"' ERR
   start_munged
   start_daemon slurmctld
   start_daemon slurmd
@@ -269,6 +289,19 @@ our_stepds() { # slurmstepd processes belonging to this cluster (they hold our s
   for p in $(pgrep -x slurmstepd 2>/dev/null || true); do
     if ls -l "/proc/$p/fd" 2>/dev/null | grep -q -- "$LOG/slurmd.log"; then echo "$p"; fi
   done
+}
+
+descendants() { # descendants <pid>: all descendant pids (depth-first)
+  local c
+  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    echo "$c"; descendants "$c"
+  done
+}
+
+kill_tree() { # kill_tree <pid>: SIGKILL a process and all its descendants
+  local pids; pids="$1 $(descendants "$1")"
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
 }
 
 stop_pidfile() { # stop_pidfile <name>
@@ -287,24 +320,27 @@ cmd_down() {
   need_root
   export PATH="$PATH:/usr/sbin:/sbin"
   local purge=0; [ "${1:-}" = --purge ] && purge=1
+  # 1. tell slurmctld to cancel everything (so it stops scheduling / relaunching)
   if pid_alive slurmctld; then
-    # cancel everything so slurmstepd/job processes go away cleanly
     local jobs
     jobs=$(SLURM_CONF="$CONF" squeue -h -o '%A' 2>/dev/null | sort -u | tr '\n' ' ' || true)
     if [ -n "${jobs// /}" ]; then
       log "cancelling jobs: $jobs"
       # shellcheck disable=SC2086
-      SLURM_CONF="$CONF" scancel --full $jobs 2>/dev/null || true
-      local i
-      for i in $(seq 1 40); do
-        [ -z "$(our_stepds)" ] && break
-        sleep 0.25
-      done
+      SLURM_CONF="$CONF" scancel $jobs 2>/dev/null || true
     fi
   fi
-  # any slurmstepd still alive (e.g. slurmctld was already dead): kill it and its job processes
-  local p
-  for p in $(our_stepds); do log "killing leftover slurmstepd $p"; kill -KILL "$p" 2>/dev/null || true; done
+  # 2. scancel only sends SIGTERM (SIGKILL follows after KillWait, even for
+  #    'scancel -s KILL'); don't wait for that: SIGKILL the job processes under each
+  #    of our slurmstepds so the stepds finish normally, then kill stragglers.
+  local p c i
+  for p in $(our_stepds); do
+    c=$(descendants "$p")
+    # shellcheck disable=SC2086
+    [ -n "$c" ] && kill -KILL $c 2>/dev/null || true
+  done
+  for i in $(seq 1 20); do [ -z "$(our_stepds)" ] && break; sleep 0.25; done
+  for p in $(our_stepds); do log "killing leftover slurmstepd $p"; kill_tree "$p"; done
   stop_pidfile slurmd
   stop_pidfile slurmctld
   stop_pidfile munged
@@ -333,9 +369,14 @@ cmd_status() {
   return "$rc"
 }
 
+lock() { # serialize up/down of the same cluster dir (lock file lives next to it: down --purge removes $DIR)
+  exec 9>"$DIR.lock"
+  flock -w 300 9 || die "another cluster.sh up/down holds $DIR.lock"
+}
+
 case "${1:-}" in
-  up) cmd_up ;;
-  down) shift; cmd_down "$@" ;;
+  up) need_root; lock; cmd_up ;;
+  down) shift; need_root; lock; cmd_down "$@" ;;
   status) cmd_status ;;
   env) export_line ;;
   *) echo "usage: $0 up|down [--purge]|status|env" >&2; exit 2 ;;
