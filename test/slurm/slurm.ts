@@ -22,7 +22,8 @@ const CLUSTER = path.join(ROOT, 'test', 'slurm', 'cluster.sh');
 const BIN = path.join(ROOT, 'bin', 'mmrun.js');
 const COUNTER = path.join(ROOT, 'test', 'fixtures', 'counter.ts');
 const ID = 'slurmjob';
-const JOB = ['-n', '400_000', '--seed', '2026', '--param', 'work=20000'];
+// Segments of 150 000 rows: shard boundaries (every 100 000 rows) fall inside segments.
+const JOB = ['-n', '400_000', '--seed', '2026', '--param', 'work=20000', '--segment-rows', '150_000'];
 
 const t0 = Date.now();
 const log = (line: string) => process.stderr.write(`[test:slurm ${((Date.now() - t0) / 1000).toFixed(0)}s] ${line}\n`);

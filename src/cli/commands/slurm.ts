@@ -25,6 +25,7 @@ interface SlurmArgs {
   'warn-seconds'?: number;
   'flush-every'?: string;
   'flush-interval'?: number;
+  'segment-rows'?: string;
   out?: string;
   submit?: boolean;
 }
@@ -57,6 +58,7 @@ export const slurmCommand: CommandModule<object, SlurmArgs> = {
       })
       .option('flush-every', { type: 'string', describe: 'passed to run: flush every N iterations' })
       .option('flush-interval', { type: 'number', describe: 'passed to run: flush every T seconds' })
+      .option('segment-rows', { type: 'string', describe: 'passed to run: rows per segment file' })
       .option('out', { type: 'string', describe: 'where to write the script [default: <results>/<id>.sbatch]' })
       .option('submit', { type: 'boolean', describe: 'submit it with sbatch, and the merge as a dependent job' })
       .example('$0 slurm pi --shards 16 -n 1e9 --time 04:00:00 --submit', '16 tasks, merged when all are done'),
@@ -87,6 +89,7 @@ export const slurmCommand: CommandModule<object, SlurmArgs> = {
       runOptions: [
         ...(argv['flush-every'] === undefined ? [] : ['--flush-every', argv['flush-every']]),
         ...(argv['flush-interval'] === undefined ? [] : ['--flush-interval', String(argv['flush-interval'])]),
+        ...(argv['segment-rows'] === undefined ? [] : ['--segment-rows', argv['segment-rows']]),
       ],
     };
     const out = path.resolve(argv.out ?? path.join(results, `${id}.sbatch`));
