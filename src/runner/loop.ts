@@ -11,6 +11,13 @@ import { compileRowWriter, type RowWriter } from '../storage/row-writer.ts';
 import type { Segment } from '../storage/segment.ts';
 import type { SegmentedArray } from '../storage/segmented-array.ts';
 import { type FlushPolicy, Pacer } from './flush-policy.ts';
+import {
+  type PageHelperOptions,
+  pageHelperSettings,
+  prefaultWanted,
+  startPageHelper,
+  WRITE_BEHIND_CHUNK,
+} from './page-helper.ts';
 import { encodeState } from './state.ts';
 import { startTicker } from './ticker.ts';
 
@@ -58,6 +65,13 @@ export interface LoopSpec {
   /** Asked at every checkpoint: whether someone asked for a flush since the last time. */
   readonly flushRequested: () => boolean;
   readonly onProgress?: (progress: LoopProgress) => void;
+  /**
+   * The helper thread that populates pages ahead of the loop and writes back pages behind
+   * it (see page-helper.ts); `false` for none.
+   * @default on for a loop that writes at least {@link MIN_HELPED_BYTES}, prefaulting only
+   * with a core to spare
+   */
+  readonly pageHelper?: PageHelperOptions | false;
 }
 
 /** How a loop ended. The caller records it (catalog, or a message to the coordinator). */
@@ -72,10 +86,28 @@ export interface LoopOutcome {
   readonly error?: MmrunError;
 }
 
+/** A loop writing less than this gets no page helper: the thread would have nothing to do. */
+export const MIN_HELPED_BYTES = 2 * WRITE_BEHIND_CHUNK;
+
 /** How often a synchronous loop yields to the event loop, so signals are handled promptly. */
 const YIELD_MS = 25;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The page helper a loop gets (see {@link LoopSpec.pageHelper}), or undefined. */
+function startPagesFor(s: LoopSpec, itemsize: number) {
+  const env = pageHelperSettings();
+  if (s.pageHelper === false || env.use === 'off') return undefined;
+  const small = (s.endRow - s.startRow) * itemsize < MIN_HELPED_BYTES;
+  if (s.pageHelper === undefined && env.use === 'auto' && small) return undefined;
+  try {
+    // Other threads computing rows (a shard's siblings) compete for the core prefaulting needs.
+    const prefault = prefaultWanted(s.windowed ? s.ctx.shard.count : 1);
+    return startPageHelper({ prefault, syncChunk: env.syncChunk, ...s.pageHelper });
+  } catch {
+    return undefined; // only help: the loop is the same without it
+  }
+}
 
 /** Any error that stops the loop, as an MmrunError (a full disk is DISK_FULL wherever it hit). */
 export function asRunError(caught: unknown, id: string): MmrunError {
@@ -97,7 +129,8 @@ export function asRunError(caught: unknown, id: string): MmrunError {
  *
  * Durability order (DESIGN invariant 1): rows are msync'ed, then `commit` records the new
  * flushed index with the state. An error is never retried: the flushed index stays where
- * the last commit put it.
+ * the last commit put it. The page helper (page-helper.ts) only makes that msync cheaper by
+ * writing pages back earlier; the loop's own msync still covers the whole flushed range.
  */
 export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
   const { array, loaded, ctx, rng, log } = s;
@@ -128,6 +161,7 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
     write = compiled.bind(segment.data);
     segFirst = first + segment.firstRow;
     segEnd = segFirst + segment.rows;
+    pages?.follow(segment, itemsize, row - segFirst);
   };
   const flush = (stopping = false) => {
     const state = encodeState(ctx.state, i);
@@ -135,6 +169,8 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
     if (segment && i > flushedRows) {
       crashPoint('before-msync');
       segment.sync(flushedRows - segFirst, i - segFirst, itemsize);
+      pages?.check();
+      pages?.flushed(i - segFirst);
       crashPoint('after-msync');
       if (stopping) crashPoint('graceful-stop');
       const bytes = segment.data.subarray((flushedRows - segFirst) * itemsize, (i - segFirst) * itemsize);
@@ -158,6 +194,7 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
 
   const ticker = startTicker();
   const tick = ticker.flag;
+  const pages = startPagesFor(s, itemsize);
   try {
     // Without its tick the loop would neither flush on time nor notice a signal: start for sure.
     await ticker.ready.catch((cause) => {
@@ -184,6 +221,7 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
       i++;
       if (i < pacer.next && tick[0] === 0) continue;
       tick[0] = 0;
+      pages?.advance(i - segFirst);
 
       const now = performance.now();
       const due = pacer.check(i, now) || s.flushRequested();
@@ -221,6 +259,10 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
     }
     return outcome('failed', { error });
   } finally {
-    await ticker.stop();
+    const degraded = pages?.degraded;
+    if (degraded && Object.values(degraded).some((e) => e !== undefined)) {
+      log.debug({ event: 'page-helper-degraded', errno: degraded }, 'the page helper stopped part of its work');
+    }
+    await Promise.all([ticker.stop(), pages?.stop()]);
   }
 }

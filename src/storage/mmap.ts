@@ -34,6 +34,24 @@ function loadBinding(): MmapBinding {
 
 const binding = loadBinding();
 
+/**
+ * The addon's entry file, for a helper thread that loads it itself (see
+ * `runner/prefault.ts`): by absolute path, since an eval'd worker resolves bare names from
+ * the working directory. The same file, so a test's preload that patches it patches both.
+ */
+export const MMAP_ADDON: string = createRequire(import.meta.url).resolve('@riaskov/mmap-io');
+
+/**
+ * `madvise(MADV_POPULATE_WRITE)` (Linux ≥ 5.14): faults a range of a mapping in writable,
+ * as a first write would (page-cache pages allocated and zero-filled, the file system's
+ * `page_mkwrite` done), without changing a byte. The addon passes the advice number
+ * straight to madvise; an older kernel answers EINVAL.
+ */
+export const MADV_POPULATE_WRITE = 23;
+
+/** `madvise(MADV_DONTNEED)`: drops a range from this mapping's page tables (never the data). */
+export const MADV_DONTNEED: number = binding.MADV_DONTNEED;
+
 /** The system page size; msync ranges are aligned to it. */
 export const PAGE_SIZE: number = binding.PAGESIZE;
 
