@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import { MmrunError } from '../errors.ts';
-import { MADV_DONTNEED, MADV_POPULATE_WRITE, MMAP_ADDON, PAGE_SIZE } from '../storage/mmap.ts';
+import { MADV_DONTNEED, MADV_POPULATE_WRITE, MMAP_ADDON, MMAP_BINARY, PAGE_SIZE } from '../storage/mmap.ts';
 import type { Segment } from '../storage/segment.ts';
 import { startHelper } from '../threads.ts';
 
@@ -75,11 +75,27 @@ function errnoOf(error) {
   return m ? Number(m[1]) : -1;
 }
 const floor = (at) => at - (at % page);
-// The addon's loader parses process.argv for options of its own: give it none.
+// The compiled addon, loaded directly (its entry file would load node-pre-gyp to find it),
+// else through the entry file, whose loader parses process.argv: it gets no arguments.
+let mmap;
 const argv = process.argv;
 process.argv = argv.slice(0, 2);
-let mmap;
-try { mmap = require(workerData.addon); } catch (error) { Atomics.store(ctl, ${MAP_ERRNO}, errnoOf(error)); } finally { process.argv = argv; }
+try {
+  mmap = require(workerData.binary ?? workerData.addon);
+} catch (error) {
+  Atomics.store(ctl, ${MAP_ERRNO}, errnoOf(error));
+} finally {
+  process.argv = argv;
+}
+// The entry file wraps the addon's raw msync as 'sync'. A test's preload that breaks msync
+// loads the entry file in every thread and replaces 'sync': this thread's write-back is then
+// broken the same way, as it must be.
+const msync =
+  typeof mmap?.sync === 'function'
+    ? (map, offset, length) => mmap.sync(map, offset, length, true, false)
+    : typeof mmap?.sync_lib_private__ === 'function'
+      ? (map, offset, length) => mmap.sync_lib_private__(map, offset, length, true, false)
+      : undefined;
 let gen = 0;
 let map = null;
 let length = 0;
@@ -132,10 +148,10 @@ function work() {
     }
   }
   const end = floor(at);
-  if (end - synced >= syncChunk) {
+  if (msync && end - synced >= syncChunk) {
     try {
       if (failWriteBack) throw new Error('msync() failed, 5');
-      mmap.sync(map, synced, end - synced, true, false);
+      msync(map, synced, end - synced);
     } catch (error) {
       Atomics.store(ctl, ${SYNC_ERRNO}, errnoOf(error));
       throw error;
@@ -244,6 +260,7 @@ export function startPageHelper(options: PageHelperOptions = {}): PageHelper {
   const helper = startHelper(SOURCE, {
     shared,
     addon: MMAP_ADDON,
+    binary: MMAP_BINARY,
     prefault: options.prefault ?? true,
     lead: options.lead ?? PREFAULT_LEAD,
     populateChunk: POPULATE_CHUNK,

@@ -36,10 +36,18 @@ const binding = loadBinding();
 
 /**
  * The addon's entry file, for a helper thread that loads it itself (see
- * `runner/prefault.ts`): by absolute path, since an eval'd worker resolves bare names from
- * the working directory. The same file, so a test's preload that patches it patches both.
+ * `runner/page-helper.ts`): by absolute path, since an eval'd worker resolves bare names
+ * from the working directory.
  */
 export const MMAP_ADDON: string = createRequire(import.meta.url).resolve('@riaskov/mmap-io');
+
+/**
+ * The compiled addon (`mmap_io.node`) the entry file loaded, if found: a helper thread that
+ * loads it directly skips node-pre-gyp's loader (~6 MiB of memory per thread).
+ */
+export const MMAP_BINARY: string | undefined = Object.keys(createRequire(import.meta.url).cache).find((file) =>
+  /[\\/]@riaskov[\\/]mmap-io[\\/].*\.node$/.test(file),
+);
 
 /**
  * `madvise(MADV_POPULATE_WRITE)` (Linux ≥ 5.14): faults a range of a mapping in writable,
