@@ -139,7 +139,7 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
     this.length = source.flushedRows;
     this.columns = source.layout.fields.map((f) => f.name);
     this.#segmentRows = source.run.segmentRows;
-    this.#segments = source.segments(0, source.flushedRows).map((s) => segmentView(s, source.layout));
+    this.#segments = source.segments(0, source.flushedRows).map((s) => segmentView(s, source.layout, source.run.id));
   }
 
   /**
@@ -209,6 +209,7 @@ function fieldOf(layout: RowLayout, name: string, runId: string): Field {
 function segmentView(
   slice: { index: number; path: string; firstRow: number; rows: number; data: Buffer },
   layout: RowLayout,
+  runId: string,
 ): SegmentView {
   const cache = new Map<string, StridedColumn>();
   return {
@@ -220,7 +221,7 @@ function segmentView(
     column(name: string): StridedColumn {
       let c = cache.get(name);
       if (!c) {
-        const field = fieldOf(layout, name, 'this');
+        const field = fieldOf(layout, name, runId);
         c = stridedColumn(slice.data, layout, field);
         cache.set(name, c);
       }

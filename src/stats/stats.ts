@@ -38,8 +38,8 @@ export interface StatsOptions {
   readonly columns?: readonly string[];
   /**
    * Threads that read: the calling thread and up to `workers − 1` worker threads, which
-   * start only if the calling thread, 25 ms into the reading, would still be reading when
-   * they are up (with `callerReads: false`, `workers` worker threads at once). The results
+   * start only if the calling thread, 25 ms of CPU into the reading, would still be reading
+   * when they are up (with `callerReads: false`, `workers` worker threads at once). The results
    * are identical, bit for bit, for every count.
    * @default the number of CPUs, but at most one per GiB of rows
    */
@@ -152,7 +152,7 @@ const BATCH_BYTES = 8 << 20;
  */
 const BYTES_PER_DEFAULT_THREAD = 1 << 30;
 const PROGRESS_MS = 100;
-/** How long the calling thread reads before it judges whether worker threads would help. */
+/** CPU milliseconds the calling thread reads before it judges whether worker threads would help. */
 const PROBE_MS = 25;
 /** What a worker thread takes to start, as far as that judgement goes (measured: 0.2–0.4 s). */
 const WORKER_START_MS = 300;
@@ -327,10 +327,11 @@ async function readAll(
   try {
     const scanner = new Scanner(source, plan);
     if (callerReads) {
-      // Worker threads start only if, at the pace of the first PROBE_MS, the calling thread
-      // would still be reading when they are up: a worker that arrives after the end costs
-      // its start-up (~0.3 s of CPU) and reads nothing.
-      const began = performance.now();
+      // Worker threads start only if, at the pace of the first PROBE_MS of CPU, the calling
+      // thread would still be reading when they are up: a worker that arrives after the end
+      // costs its start-up (0.3–0.5 s of CPU) and reads nothing. CPU time, not wall time, so
+      // that a machine busy with other work does not look like a long read.
+      const cpu0 = process.cpuUsage();
       let read = 0;
       let decided = workerCount === 0;
       scanner.claimAll(control, 0, (rows) => {
@@ -338,10 +339,11 @@ async function readAll(
         Atomics.store(slots, 0, BigInt(read));
         report(slots);
         if (decided) return;
-        const elapsed = performance.now() - began;
-        if (elapsed < PROBE_MS) return;
+        const used = process.cpuUsage(cpu0);
+        const ms = (used.user + used.system) / 1000;
+        if (ms < PROBE_MS) return;
         decided = true;
-        if (((plan.rows - read) / read) * elapsed > WORKER_START_MS) startWorkers();
+        if (((plan.rows - read) / read) * ms > WORKER_START_MS) startWorkers();
       });
     } else {
       startWorkers();

@@ -182,6 +182,22 @@ describe('mmrun stats, the command', () => {
     expect(r.stdout).toContain('quantiles of position: from a sample of ~65,218 values, rank within ±1.1%');
   });
 
+  it('progress off a terminal: pino JSON lines on stderr ($MMRUN_PROGRESS_LOG_MS apart); --quiet: nothing', async () => {
+    const r = ok(await mmrun(['stats', 'walk', '--columns', 'steps'], runsDir, { MMRUN_PROGRESS_LOG_MS: '0' }));
+    const lines = r.stderr.split('\n').filter((l) => l.includes('"event":"progress"'));
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({
+      event: 'progress',
+      run: 'walk',
+      rows: WALK_ROWS,
+      totalRows: WALK_ROWS,
+    });
+    const quiet = ok(
+      await mmrun(['stats', 'walk', '--columns', 'steps', '--quiet'], runsDir, { MMRUN_PROGRESS_LOG_MS: '0' }),
+    );
+    expect(quiet.stderr).toBe('');
+    expect(quiet.stdout).toContain('steps');
+  });
+
   it('a run with no flushed rows: counts 0, said on stderr, exit 0', async () => {
     const dir = fresh();
     const failed = await mmrun(

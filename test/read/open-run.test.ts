@@ -149,6 +149,12 @@ describe('openRun: views, not copies', () => {
 describe('openRun: misuse', () => {
   it('an unknown column names the run’s columns', () => {
     const reader = openRun('aligned', { runsDir });
+    expect(() => reader.segments()[0]!.column('nope')).toThrow(
+      expect.objectContaining({
+        code: 'UNKNOWN_COLUMN',
+        message: expect.stringContaining("run 'aligned' has no column"),
+      }),
+    );
     expect(() => reader.column('nope')).toThrow(
       expect.objectContaining({
         code: 'UNKNOWN_COLUMN',
