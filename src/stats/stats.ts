@@ -38,8 +38,8 @@ export interface StatsOptions {
   readonly columns?: readonly string[];
   /**
    * Threads that read: the calling thread and up to `workers − 1` worker threads, which
-   * start only if the calling thread, 25 ms of CPU into the reading, would still be reading
-   * when they are up (with `callerReads: false`, `workers` worker threads at once). The results
+   * start only if the calling thread, 50 ms of CPU into the reading, would otherwise read
+   * for more than 0.6 s (with `callerReads: false`, `workers` worker threads at once). The results
    * are identical, bit for bit, for every count.
    * @default the number of CPUs, but at most one per GiB of rows
    */
@@ -153,9 +153,14 @@ const BATCH_BYTES = 8 << 20;
 const BYTES_PER_DEFAULT_THREAD = 1 << 30;
 const PROGRESS_MS = 100;
 /** CPU milliseconds the calling thread reads before it judges whether worker threads would help. */
-const PROBE_MS = 25;
-/** What a worker thread takes to start, as far as that judgement goes (measured: 0.2–0.4 s). */
-const WORKER_START_MS = 300;
+const PROBE_MS = 50;
+/**
+ * Worker threads start if the calling thread alone would read for longer than this: twice a
+ * worker's start-up (0.3 s; 0.3–0.5 s of CPU). With a free core, a worker that is up after
+ * 0.3 s saves half of what is left then; on a busy machine its start-up is a cost, so it
+ * must have enough to gain.
+ */
+const WORKER_WORTH_MS = 600;
 
 /**
  * Summarises the columns of a run's flushed rows: count, NaN count, mean, std (population,
@@ -328,9 +333,9 @@ async function readAll(
     const scanner = new Scanner(source, plan);
     if (callerReads) {
       // Worker threads start only if, at the pace of the first PROBE_MS of CPU, the calling
-      // thread would still be reading when they are up: a worker that arrives after the end
-      // costs its start-up (0.3–0.5 s of CPU) and reads nothing. CPU time, not wall time, so
-      // that a machine busy with other work does not look like a long read.
+      // thread would read for long enough that they pay off: a worker that arrives near the
+      // end costs its start-up (0.3–0.5 s of CPU) and reads little. CPU time, not wall time,
+      // so that a machine busy with other work does not look like a long read.
       const cpu0 = process.cpuUsage();
       let read = 0;
       let decided = workerCount === 0;
@@ -343,7 +348,7 @@ async function readAll(
         const ms = (used.user + used.system) / 1000;
         if (ms < PROBE_MS) return;
         decided = true;
-        if (((plan.rows - read) / read) * ms > WORKER_START_MS) startWorkers();
+        if (((plan.rows - read) / read) * ms > WORKER_WORTH_MS) startWorkers();
       });
     } else {
       startWorkers();
