@@ -38,8 +38,8 @@ export interface StatsOptions {
   readonly columns?: readonly string[];
   /**
    * Threads that read: the calling thread and up to `workers − 1` worker threads, which
-   * start only if the calling thread, 50 ms of CPU into the reading, would otherwise read
-   * for more than 0.6 s (with `callerReads: false`, `workers` worker threads at once). The results
+   * start only if the calling thread, at its pace once warm, would otherwise read for more
+   * than 0.6 s (with `callerReads: false`, `workers` worker threads at once). The results
    * are identical, bit for bit, for every count.
    * @default the number of CPUs, but at most one per GiB of rows
    */
@@ -152,8 +152,10 @@ const BATCH_BYTES = 8 << 20;
  */
 const BYTES_PER_DEFAULT_THREAD = 1 << 30;
 const PROGRESS_MS = 100;
-/** CPU milliseconds the calling thread reads before it judges whether worker threads would help. */
-const PROBE_MS = 50;
+/** Bytes the calling thread reads before it measures its pace (JIT warm-up). */
+const WARM_BYTES = 16 << 20;
+/** CPU milliseconds over which it measures its pace to judge whether worker threads would help. */
+const PROBE_MS = 30;
 /**
  * Worker threads start if the calling thread alone would read for longer than this: twice a
  * worker's start-up (0.3 s; 0.3–0.5 s of CPU). With a free core, a worker that is up after
@@ -332,23 +334,33 @@ async function readAll(
   try {
     const scanner = new Scanner(source, plan);
     if (callerReads) {
-      // Worker threads start only if, at the pace of the first PROBE_MS of CPU, the calling
-      // thread would read for long enough that they pay off: a worker that arrives near the
-      // end costs its start-up (0.3–0.5 s of CPU) and reads little. CPU time, not wall time,
-      // so that a machine busy with other work does not look like a long read.
-      const cpu0 = process.cpuUsage();
+      // Worker threads start only if, at the pace the calling thread reads once warm, it
+      // would read for long enough that they pay off: a worker that arrives near the end
+      // costs its start-up (0.3–0.5 s of CPU) and reads little. The pace is measured after
+      // the first WARM_BYTES (the generated kernels are being compiled until then), over
+      // PROBE_MS of CPU time, not wall time, so that a busy machine does not look like a
+      // long read.
+      const cpuMs = () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      };
+      const warmRows = Math.ceil(WARM_BYTES / source.layout.itemsize);
       let read = 0;
+      let mark: { read: number; cpu: number } | undefined;
       let decided = workerCount === 0;
       scanner.claimAll(control, 0, (rows) => {
         read += rows;
         Atomics.store(slots, 0, BigInt(read));
         report(slots);
         if (decided) return;
-        const used = process.cpuUsage(cpu0);
-        const ms = (used.user + used.system) / 1000;
+        if (!mark) {
+          if (read >= warmRows) mark = { read, cpu: cpuMs() };
+          return;
+        }
+        const ms = cpuMs() - mark.cpu;
         if (ms < PROBE_MS) return;
         decided = true;
-        if (((plan.rows - read) / read) * ms > WORKER_WORTH_MS) startWorkers();
+        if (((plan.rows - read) / (read - mark.read)) * ms > WORKER_WORTH_MS) startWorkers();
       });
     } else {
       startWorkers();

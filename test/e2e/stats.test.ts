@@ -136,7 +136,7 @@ describe('mmrun stats against NumPy', () => {
     compareWithNumpy(exe, path.join(runsDir, 'walk'), ours);
     // 31 MB is read before a worker thread could start, so none is (on a slow machine, one may be).
     expect(r.stderr).toMatch(
-      /mmrun: stats of 1,500,000 rows × 4 columns of walk in [\d.]+ s \((1 thread of 2: too few rows to start more|2 threads), [\d.]+ GB\/s\)/,
+      /mmrun: stats of 1,500,000 rows × 4 columns of walk in [\d.]+ s \((1 thread of 2: too little to read for more|2 threads), [\d.]+ GB\/s\)/,
     );
   });
 
@@ -167,7 +167,7 @@ describe('mmrun stats, the command', () => {
     const three = ok(await mmrun(['stats', 'walk', '--json', '--workers', '3'], runsDir));
     expect(three.stdout).toBe(one.stdout);
     expect(one.stderr).toContain('(1 thread,');
-    expect(three.stderr).toMatch(/\((1 thread of 3: too few rows to start more|[23] threads),/);
+    expect(three.stderr).toMatch(/\((1 thread of 3: too little to read for more|[23] threads),/);
   });
 
   it('a table by default, with what std and the quantiles are', async () => {

@@ -89,7 +89,7 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
     if (quiet) return;
     const rate = result.elapsedMs > 0 ? `, ${(result.bytes / 1e6 / result.elapsedMs).toFixed(2)} GB/s` : '';
     const used = result.rowsByThread.filter((rows) => rows > 0).length;
-    const threads = `${used} ${used === 1 ? 'thread' : 'threads'}${used < result.workers ? ` of ${result.workers}: too few rows to start more` : ''}`;
+    const threads = `${used} ${used === 1 ? 'thread' : 'threads'}${used < result.workers ? ` of ${result.workers}: too little to read for more` : ''}`;
     say(
       `mmrun: stats of ${count(result.rows)} rows × ${result.stats.length} columns of ${result.runId} in ${duration(result.elapsedMs)} (${threads}${rate})`,
     );
