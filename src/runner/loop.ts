@@ -10,6 +10,7 @@ import { crc32cOf } from '../storage/checksum.ts';
 import { compileRowWriter, type RowWriter } from '../storage/row-writer.ts';
 import type { Segment } from '../storage/segment.ts';
 import type { SegmentedArray } from '../storage/segmented-array.ts';
+import { DropBehind, dropBehindLag } from './drop-behind.ts';
 import { type FlushPolicy, Pacer } from './flush-policy.ts';
 import {
   type PageHelperOptions,
@@ -162,6 +163,7 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
     segFirst = first + segment.firstRow;
     segEnd = segFirst + segment.rows;
     pages?.follow(segment, itemsize, row - segFirst);
+    drop?.follow(segment, itemsize, row - segFirst);
   };
   const flush = (stopping = false) => {
     const state = encodeState(ctx.state, i);
@@ -179,6 +181,7 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
     s.commit(i, state, checksum);
     crashPoint('after-commit');
     flushedRows = i;
+    drop?.flushed(i - segFirst);
     flushes++;
     pacer.flushed(i, performance.now());
     log.debug({ event: 'flushed', rows: i }, 'flushed');
@@ -195,6 +198,8 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
   const ticker = startTicker();
   const tick = ticker.flag;
   const pages = startPagesFor(s, itemsize);
+  const lag = dropBehindLag();
+  const drop = lag === undefined ? undefined : new DropBehind(lag);
   try {
     // Without its tick the loop would neither flush on time nor notice a signal: start for sure.
     await ticker.ready.catch((cause) => {

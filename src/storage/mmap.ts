@@ -121,6 +121,27 @@ export function syncRange(buffer: Buffer, start: number, end: number, path: stri
   }
 }
 
+/** `madvise(MADV_PAGEOUT)` (Linux ≥ 5.4): reclaim these pages now; their data is kept. */
+export const MADV_PAGEOUT = 21;
+
+/**
+ * Asks the kernel to reclaim the whole pages of bytes [from, to) of `view` (a view into a
+ * shared mapping whose byte 0 lies at file offset `fileOffset`): clean pages leave the page
+ * cache at once, so new pages can reuse them. The data is kept (on disk, or the page stays
+ * where it cannot be reclaimed). Returns false if the kernel refused the advice.
+ */
+export function pageOut(view: Buffer, fileOffset: number, from: number, to: number): boolean {
+  const start = Math.ceil((fileOffset + from) / PAGE_SIZE) * PAGE_SIZE - fileOffset;
+  const end = Math.floor((fileOffset + to) / PAGE_SIZE) * PAGE_SIZE - fileOffset;
+  if (end <= start) return true;
+  try {
+    binding.advise(view, start, end - start, MADV_PAGEOUT);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Hints the kernel that the mapping will be read front to back. */
 export function adviseSequential(buffer: Buffer): void {
   binding.advise(buffer, binding.MADV_SEQUENTIAL);
