@@ -173,10 +173,10 @@ const WORKER_WORTH_MS = 600;
  * batches of whole units that it claims from a shared counter, dropping read pages so memory
  * stays small at any run size; the calling thread merges the partial results in row order.
  * Claiming, rather than a fixed share each, lets the calling thread start at once while the
- * worker threads take their 0.2–0.4 s to start (tsx's loader), and those are started only
- * if there is enough left to read by then. Mean and std are accurate to a few units in the
- * last place, min and max exact, and nothing depends on the number of threads or on which
- * read what. Quantiles: see {@link ColumnStats.quantileMethod}.
+ * worker threads take their ~0.3 s to start (tsx's loader); they are started only if the
+ * calling thread alone would read for more than 0.6 s. Mean and std are accurate to a few
+ * units in the last place, min and max exact, and nothing depends on the number of threads
+ * or on which read what. Quantiles: see {@link ColumnStats.quantileMethod}.
  * @throws MmrunError `RUN_NOT_FOUND`, `UNKNOWN_COLUMN`, `BAD_COLUMN_INDEX`, `BAD_OPTION`,
  * or a segment's validation error.
  * @example
