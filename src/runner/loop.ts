@@ -20,7 +20,7 @@ import {
   WRITE_BEHIND_CHUNK,
 } from './page-helper.ts';
 import { encodeState } from './state.ts';
-import { startTicker } from './ticker.ts';
+import { startTicker, TickerStart } from './ticker.ts';
 
 /** What the loop reports at most every {@link PROGRESS_MS}. */
 export interface LoopProgress {
@@ -107,6 +107,19 @@ function startPagesFor(s: LoopSpec, itemsize: number) {
     return startPageHelper({ prefault, syncChunk: env.syncChunk, ...s.pageHelper });
   } catch {
     return undefined; // only help: the loop is the same without it
+  }
+}
+
+/** The next checkpoint before the ticker ticks (see {@link TickerStart}); a failed start is IO_ERROR. */
+function timerStarted(start: TickerStart, row: number, now: number, ticked: boolean): number {
+  try {
+    return start.nextCheck(row, now, ticked);
+  } catch (cause) {
+    // Without its tick the loop would neither flush on time nor notice a signal.
+    throw new MmrunError('IO_ERROR', `cannot start the loop's timer thread: ${(cause as Error)?.message ?? cause}`, {
+      cause,
+      remedy: 'the process may be at its thread limit (ulimit -u); free some, then `mmrun resume <run>`',
+    });
   }
 }
 
@@ -201,15 +214,11 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
   const lag = dropBehindLag();
   const drop = lag === undefined ? undefined : new DropBehind(lag);
   try {
-    // Without its tick the loop would neither flush on time nor notice a signal: start for sure.
-    await ticker.ready.catch((cause) => {
-      throw new MmrunError('IO_ERROR', `cannot start the loop's timer thread: ${(cause as Error).message}`, {
-        cause,
-        remedy: 'the process may be at its thread limit (ulimit -u); free some, then `mmrun resume <run>`',
-      });
-    });
     if (i < end) openSegmentAt(i);
+    // Until the timer thread ticks (it takes a while to start), checkpoints come from here.
+    const start = new TickerStart(ticker, t0);
     pacer.schedule(Math.min(segEnd, end));
+    pacer.next = Math.min(pacer.next, i + 1);
     while (i < end) {
       const iteration = i + offset;
       rng.reset(iteration);
@@ -225,6 +234,7 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
       write(row, iteration, i - segFirst);
       i++;
       if (i < pacer.next && tick[0] === 0) continue;
+      const ticked = tick[0] !== 0;
       tick[0] = 0;
       pages?.advance(i - segFirst);
 
@@ -247,6 +257,7 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
         return outcome('interrupted', { stopReason });
       }
       pacer.schedule(Math.min(segEnd, end));
+      if (!start.ticking) pacer.next = Math.min(pacer.next, timerStarted(start, i, now, ticked));
     }
     if (i > flushedRows || flushes === 0) flush();
     return outcome('completed');
