@@ -211,6 +211,39 @@ describe('what a user meets', () => {
     expect(r.rowsByThread).toEqual([20_000, 0, 0]);
   });
 
+  it('a sharded run with a gap: every shard’s flushed rows, [0, 200) and [1000, 2000)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmrun-stats-shards-'));
+    try {
+      const run = await startRun({
+        experiment: path.join(FIXTURES, 'stats-shards.ts'),
+        runsDir: dir,
+        id: 's',
+        seed: 1,
+        workers: 2,
+      });
+      expect(run.status).toBe('failed');
+      expect(RunRows.open(dir, 's').flushedRanges).toEqual([
+        [0, 200],
+        [1000, 2000],
+      ]);
+      const r = await summarizeRun({ runId: 's', runsDir: dir, batchBytes: 1 });
+      expect(r).toMatchObject({ rows: 1200, flushedRows: 200, bytes: 1200 * 12 });
+      const sum = (a: number, b: number) => ((b - a) * (a + b - 1)) / 2;
+      expect(r.stats[0]).toMatchObject({
+        column: 'i',
+        count: 1200,
+        min: 0,
+        max: 1999,
+        mean: (sum(0, 200) + sum(1000, 2000)) / 1200,
+      });
+      // x: NaN at even rows, i / 4 at odd ones.
+      expect(r.stats[1]).toMatchObject({ column: 'x', count: 600, nan: 600, min: 0.25, max: 1999 / 4 });
+      expect(r.stats[1]!.mean).toBeCloseTo((sum(0, 200) / 2 + 100 / 2 + sum(1000, 2000) / 2 + 500 / 2) / 4 / 600, 10);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('progress: reported as rows are read, the last report has every row', async () => {
     const seen: StatsProgress[] = [];
     await stats('data', { onProgress: (p) => seen.push(p) });
