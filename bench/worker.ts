@@ -82,7 +82,15 @@ async function mmrunCheap(dir: string, args: Args) {
   const policy = args.policy === 'end' ? END_ONLY : {};
   await startRun({ experiment: CHEAP, runsDir: dir, iterations: num(args, 'warmRows'), seed: SEED, ...policy });
   const t = await timed(() => startRun({ experiment: CHEAP, runsDir: dir, iterations: rows, seed: SEED, ...policy }));
-  return { wallMs: t.wallMs, cpuMs: t.cpuMs, sysMs: t.sysMs, mainCpuMs: t.mainCpuMs, mainUserMs: t.mainUserMs, rows, ...resultOf(t.value) };
+  return {
+    wallMs: t.wallMs,
+    cpuMs: t.cpuMs,
+    sysMs: t.sysMs,
+    mainCpuMs: t.mainCpuMs,
+    mainUserMs: t.mainUserMs,
+    rows,
+    ...resultOf(t.value),
+  };
 }
 
 interface CheapRow {

@@ -126,8 +126,8 @@ describe('shards across machines', () => {
     bytes[bytes.length - 100]! ^= 0xff;
     fs.writeFileSync(seg, bytes);
     const into = path.join(root, 'merged');
-    const before = () => ({ into: tree(into), shards: dirs.map(tree) });
-    const snapshot = before();
+    const state = () => ({ into: tree(into), shards: dirs.map(tree) });
+    const snapshot = state();
 
     const cases: [string[], string, string[]][] = [
       [[dirs[0]!, other, dirs[2]!, dirs[3]!], 'SHARDS_MISMATCH', ['seed is 777', 'but 778']],
@@ -142,7 +142,7 @@ describe('shards across machines', () => {
       expect(r.stderr).toContain(code);
       for (const s of says) expect(r.stderr).toContain(s);
     }
-    expect(before()).toEqual(snapshot);
+    expect(state()).toEqual(snapshot);
 
     await ok(['merge', ...dirs, '--into', into, '--id', 'job'], into);
     const again = await mmrun(['merge', ...dirs, '--into', into, '--id', 'job'], into);
