@@ -195,6 +195,18 @@ if (tp) {
     `${fmt(tp.mmrunSysMs.median)} / ${fmt(tp.bareSysMs.median)}`,
     'medians',
   ]);
+  also.push([
+    "CPU time of the loop's thread: mmrun / bare loop (ms)",
+    `${fmt(tp.mmrunMainCpuMs.median)} / ${fmt(tp.bareMainCpuMs.median)}`,
+    'medians; the page helper thread works beside mmrun’s',
+  ]);
+  if (tp.flushOverheadKeep) {
+    also.push([
+      'flushOverhead with drop-behind off in both runs',
+      fmtSummary(tp.flushOverheadKeep),
+      'MMRUN_DROP_BEHIND=off: the flushes’ own cost, without page recycling',
+    ]);
+  }
   if (tp.speedupVsNumpyGenerator) {
     also.push([
       'speedup vs NumPy recipe drawing from np.random.Generator',

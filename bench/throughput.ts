@@ -11,7 +11,10 @@ export interface ThroughputConfig {
   readonly rows: number;
   /** Rows per NumPy-recipe run (Python is slower; rows/s is what is compared). */
   readonly numpyRows: number;
-  /** Also run the diagnostic variants (bare loop into a mapped file; NumPy with np.random.Generator). */
+  /**
+   * Also run the diagnostic variants (bare loop into a mapped file; NumPy with
+   * np.random.Generator; mmrun and end-only with drop-behind off).
+   */
   readonly diagnostics: boolean;
   readonly log: (line: string) => void;
 }
@@ -20,6 +23,8 @@ interface WorkerRun {
   readonly wallMs: number;
   readonly cpuMs: number;
   readonly sysMs: number;
+  /** CPU time of the main thread: the loop's (helper threads excluded). */
+  readonly mainCpuMs: number;
   readonly rows: number;
   readonly elapsedMs?: number;
   readonly rowsPerSecond?: number;
@@ -48,6 +53,11 @@ export interface ThroughputResult {
   readonly speedupVsNumpyGenerator: Summary | null;
   /** Bare loop into a mapped segment file ÷ into a Float64Array: the cost of page faults alone. */
   readonly mappedVsBare: Summary | null;
+  /** flushOverhead with drop-behind off in both runs: the flushes' own cost, without page recycling. */
+  readonly flushOverheadKeep: Summary | null;
+  /** CPU time of the loop's thread, mmrun and the bare loop. */
+  readonly mmrunMainCpuMs: Summary;
+  readonly bareMainCpuMs: Summary;
   readonly mmrunWallMs: Summary;
   readonly bareWallMs: Summary;
   readonly mmrunRowsPerSecond: Summary;
@@ -60,13 +70,13 @@ export interface ThroughputResult {
   readonly numpyVersion?: string;
 }
 
-type Variant = 'mmrun' | 'bare' | 'endOnly' | 'mapped' | 'numpy' | 'numpyGenerator';
+type Variant = 'mmrun' | 'bare' | 'endOnly' | 'mmrunKeep' | 'endOnlyKeep' | 'mapped' | 'numpy' | 'numpyGenerator';
 
 export async function throughput(cfg: ThroughputConfig): Promise<ThroughputResult> {
   const py = await findNumpyPython();
   const python = 'python' in py ? py.python : undefined;
   const variants: Variant[] = ['mmrun', 'bare', 'endOnly'];
-  if (cfg.diagnostics) variants.push('mapped');
+  if (cfg.diagnostics) variants.push('mapped', 'mmrunKeep', 'endOnlyKeep');
   if (python) variants.push('numpy');
   if (python && cfg.diagnostics) variants.push('numpyGenerator');
   const warmRows = Math.min(200_000, Math.floor(cfg.rows / 10));
@@ -78,10 +88,13 @@ export async function throughput(cfg: ThroughputConfig): Promise<ThroughputResul
       switch (variant) {
         case 'mmrun':
         case 'endOnly':
+        case 'mmrunKeep':
+        case 'endOnlyKeep':
           r = await runWorker<WorkerRun>('mmrun-cheap', {
             rows: cfg.rows,
             warmRows,
-            policy: variant === 'mmrun' ? 'default' : 'end',
+            policy: variant === 'mmrun' || variant === 'mmrunKeep' ? 'default' : 'end',
+            dropBehind: !variant.endsWith('Keep'),
           });
           break;
         case 'bare':
@@ -113,6 +126,8 @@ export async function throughput(cfg: ThroughputConfig): Promise<ThroughputResul
     const w = (v: Variant) => runs[v] as WorkerRun[];
     const n = (v: Variant) => runs[v] as NumpyRun[] | undefined;
     const mapped = runs.mapped as WorkerRun[] | undefined;
+    const keep = runs.mmrunKeep as WorkerRun[] | undefined;
+    const endKeep = runs.endOnlyKeep as WorkerRun[] | undefined;
     const mmrunRate = w('mmrun').map((r) => r.rows / (r.wallMs / 1000));
     const speedup = (v: Variant) => {
       const np = n(v);
@@ -127,6 +142,10 @@ export async function throughput(cfg: ThroughputConfig): Promise<ThroughputResul
       speedupVsNumpyReason: 'reason' in py ? py.reason : undefined,
       speedupVsNumpyGenerator: speedup('numpyGenerator'),
       mappedVsBare: mapped ? summarize(paired(mapped, w('bare'), (m, b) => m.wallMs / b.wallMs)) : null,
+      flushOverheadKeep:
+        keep && endKeep ? summarize(paired(keep, endKeep, (m, e) => m.elapsedMs! / e.elapsedMs! - 1)) : null,
+      mmrunMainCpuMs: summarize(w('mmrun').map((r) => r.mainCpuMs)),
+      bareMainCpuMs: summarize(w('bare').map((r) => r.mainCpuMs)),
       mmrunWallMs: summarize(w('mmrun').map((r) => r.wallMs)),
       bareWallMs: summarize(w('bare').map((r) => r.wallMs)),
       mmrunRowsPerSecond: summarize(mmrunRate),

@@ -76,9 +76,13 @@ const num = (args: Args, key: string): number => {
   return v;
 };
 
-/** mmrun's in-process run of the cheap experiment: the whole startRun call is timed. */
+/**
+ * mmrun's in-process run of the cheap experiment: the whole startRun call is timed. With
+ * `dropBehind: false`, flushed pages stay in the page cache (MMRUN_DROP_BEHIND=off).
+ */
 async function mmrunCheap(dir: string, args: Args) {
   const rows = num(args, 'rows');
+  if (args.dropBehind === false) process.env.MMRUN_DROP_BEHIND = 'off';
   const policy = args.policy === 'end' ? END_ONLY : {};
   await startRun({ experiment: CHEAP, runsDir: dir, iterations: num(args, 'warmRows'), seed: SEED, ...policy });
   const t = await timed(() => startRun({ experiment: CHEAP, runsDir: dir, iterations: rows, seed: SEED, ...policy }));
