@@ -12,13 +12,7 @@ import type { Segment } from '../storage/segment.ts';
 import type { SegmentedArray } from '../storage/segmented-array.ts';
 import { DropBehind, dropBehindLag } from './drop-behind.ts';
 import { type FlushPolicy, Pacer } from './flush-policy.ts';
-import {
-  type PageHelperOptions,
-  pageHelperSettings,
-  prefaultWanted,
-  startPageHelper,
-  WRITE_BEHIND_CHUNK,
-} from './page-helper.ts';
+import { type PageHelper, type PageHelperOptions, PageHelperStart } from './page-helper.ts';
 import { encodeState } from './state.ts';
 import { startTicker, TickerStart } from './ticker.ts';
 
@@ -69,8 +63,8 @@ export interface LoopSpec {
   /**
    * The helper thread that populates pages ahead of the loop and writes back pages behind
    * it (see page-helper.ts); `false` for none.
-   * @default on for a loop that writes at least {@link MIN_HELPED_BYTES}, prefaulting only
-   * with a core to spare
+   * @default on once the loop proves to write fast, prefaulting only with a core to spare
+   * (see {@link PageHelperStart})
    */
   readonly pageHelper?: PageHelperOptions | false;
 }
@@ -87,28 +81,10 @@ export interface LoopOutcome {
   readonly error?: MmrunError;
 }
 
-/** A loop writing less than this gets no page helper: the thread would have nothing to do. */
-export const MIN_HELPED_BYTES = 2 * WRITE_BEHIND_CHUNK;
-
 /** How often a synchronous loop yields to the event loop, so signals are handled promptly. */
 const YIELD_MS = 25;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** The page helper a loop gets (see {@link LoopSpec.pageHelper}), or undefined. */
-function startPagesFor(s: LoopSpec, itemsize: number) {
-  const env = pageHelperSettings();
-  if (s.pageHelper === false || env.use === 'off') return undefined;
-  const small = (s.endRow - s.startRow) * itemsize < MIN_HELPED_BYTES;
-  if (s.pageHelper === undefined && env.use === 'auto' && small) return undefined;
-  try {
-    // Other threads computing rows (a shard's siblings) compete for the core prefaulting needs.
-    const prefault = prefaultWanted(s.windowed ? s.ctx.shard.count : 1);
-    return startPageHelper({ prefault, syncChunk: env.syncChunk, ...s.pageHelper });
-  } catch {
-    return undefined; // only help: the loop is the same without it
-  }
-}
 
 /** The next checkpoint before the ticker ticks (see {@link TickerStart}); a failed start is IO_ERROR. */
 function timerStarted(start: TickerStart, row: number, now: number, ticked: boolean): number {
@@ -210,7 +186,13 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
 
   const ticker = startTicker();
   const tick = ticker.flag;
-  const pages = startPagesFor(s, itemsize);
+  // Other threads computing rows (a shard's siblings) compete for the core prefaulting needs.
+  const helperStart = new PageHelperStart(
+    s.pageHelper,
+    (end - s.startRow) * itemsize,
+    s.windowed ? ctx.shard.count : 1,
+  );
+  let pages: PageHelper | undefined = helperStart.poll(0, 0);
   const lag = dropBehindLag();
   const drop = lag === undefined ? undefined : new DropBehind(lag);
   try {
@@ -236,9 +218,13 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
       if (i < pacer.next && tick[0] === 0) continue;
       const ticked = tick[0] !== 0;
       tick[0] = 0;
+      const now = performance.now();
+      if (!pages) {
+        pages = helperStart.poll((i - s.startRow) * itemsize, now - t0);
+        if (pages && segment) pages.follow(segment, itemsize, i - segFirst);
+      }
       pages?.advance(i - segFirst);
 
-      const now = performance.now();
       const due = pacer.check(i, now) || s.flushRequested();
       if (due || i === segEnd || i === end) flush();
       if (i === segEnd && i < end) openSegmentAt(i);

@@ -249,6 +249,63 @@ export function pageHelperSettings(): { readonly use: 'auto' | 'on' | 'off'; rea
   return { use: use === 'off' || use === 'on' ? use : 'auto', ...(syncChunk ? { syncChunk } : {}) };
 }
 
+/** A loop writing less than this gets no page helper: the thread would have nothing to do. */
+export const MIN_HELPED_BYTES = 2 * WRITE_BEHIND_CHUNK;
+
+/**
+ * A loop gets its helper once it has written this much this fast (bytes per second); a
+ * slower loop never does. Below that rate the kernel's work per byte is a few percent of
+ * the loop's time, less than a thread is worth (e.g. `--workers` of a CPU-bound experiment).
+ */
+export const HELPED_BYTES_PER_SECOND = 50e6;
+const PROBE_BYTES = 4 << 20;
+const PROBE_MS = 1000;
+
+/**
+ * When a loop gets its page helper: at once if one was asked for (`options`, or
+ * MMRUN_PAGE_HELPER=on), never if refused (`false`, =off) or the loop writes too little,
+ * else once its first {@link PROBE_BYTES} came at least {@link HELPED_BYTES_PER_SECOND}.
+ */
+export class PageHelperStart {
+  #plan: 'now' | 'probe' | 'done';
+  readonly #options: PageHelperOptions;
+
+  /**
+   * @param options the loop's `pageHelper` option
+   * @param bytes what the loop will write
+   * @param busy threads computing rows in this process (a shard's siblings count)
+   */
+  constructor(options: PageHelperOptions | false | undefined, bytes: number, busy: number) {
+    const env = pageHelperSettings();
+    const prefault = prefaultWanted(busy);
+    this.#options = { prefault, ...(env.syncChunk ? { syncChunk: env.syncChunk } : {}), ...(options || {}) };
+    if (options === false || env.use === 'off') this.#plan = 'done';
+    else if (options !== undefined || env.use === 'on') this.#plan = 'now';
+    else this.#plan = bytes < MIN_HELPED_BYTES ? 'done' : 'probe';
+  }
+
+  /** The helper to start now (at a checkpoint, after `written` bytes in `elapsedMs`), if it is time. */
+  poll(written: number, elapsedMs: number): PageHelper | undefined {
+    if (this.#plan === 'done') return undefined;
+    if (this.#plan === 'probe') {
+      if (written < PROBE_BYTES) {
+        if (elapsedMs > PROBE_MS) this.#plan = 'done';
+        return undefined;
+      }
+      if ((written / elapsedMs) * 1000 < HELPED_BYTES_PER_SECOND) {
+        this.#plan = 'done';
+        return undefined;
+      }
+    }
+    this.#plan = 'done';
+    try {
+      return startPageHelper(this.#options);
+    } catch {
+      return undefined; // only help: the loop is the same without it
+    }
+  }
+}
+
 /**
  * Starts the helper thread. A failure to start it, or an madvise the kernel refuses (EINVAL
  * before Linux 5.14, or a file system that cannot populate), only means less help.

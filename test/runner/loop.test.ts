@@ -12,7 +12,7 @@ import { loadExperiment } from '../../src/experiment/load.ts';
 import { CounterRng } from '../../src/experiment/rng.ts';
 import { makeContext, wholeRun } from '../../src/runner/context.ts';
 import { type LoopOutcome, type LoopSpec, runLoop } from '../../src/runner/loop.ts';
-import { type PageHelper, startPageHelper } from '../../src/runner/page-helper.ts';
+import { MIN_HELPED_BYTES, type PageHelper, PageHelperStart, startPageHelper } from '../../src/runner/page-helper.ts';
 import { crc32cOf } from '../../src/storage/checksum.ts';
 import { layoutOf } from '../../src/storage/dtype.ts';
 import { mapFile, PAGE_SIZE } from '../../src/storage/mmap.ts';
@@ -196,6 +196,38 @@ describe('the loop with its page helper', () => {
     expect(failed).toMatchObject({ status: 'failed', rows: 123_457, flushedRows: 123_457 });
     expect(failed.error?.code).toBe('STEP_FAILED');
     expectSyncBeforeEveryCommit(f.events);
+  });
+});
+
+describe('when a loop gets its page helper', () => {
+  const MiB = 1 << 20;
+  async function started(helper: PageHelper | undefined): Promise<boolean> {
+    await helper?.stop();
+    return helper !== undefined;
+  }
+
+  it('once it has written its first 4 MiB at 50 MB/s or more; never if slower, or if it writes little', async () => {
+    const fast = new PageHelperStart(undefined, 1 << 30, 1);
+    expect(await started(fast.poll(0, 0))).toBe(false);
+    expect(await started(fast.poll(2 * MiB, 5))).toBe(false);
+    expect(await started(fast.poll(4 * MiB, 20))).toBe(true); // 210 MB/s
+    expect(await started(fast.poll(8 * MiB, 40))).toBe(false); // only once
+
+    const slow = new PageHelperStart(undefined, 1 << 30, 1);
+    expect(await started(slow.poll(4 * MiB, 200))).toBe(false); // 21 MB/s
+    expect(await started(slow.poll(64 * MiB, 210))).toBe(false); // decided
+
+    const stuck = new PageHelperStart(undefined, 1 << 30, 1);
+    expect(await started(stuck.poll(MiB, 1500))).toBe(false); // 1 s without 4 MiB
+    expect(await started(stuck.poll(64 * MiB, 1510))).toBe(false);
+
+    const small = new PageHelperStart(undefined, MIN_HELPED_BYTES - 1, 1);
+    expect(await started(small.poll(4 * MiB, 1))).toBe(false);
+  });
+
+  it('at once when asked for, never when refused', async () => {
+    expect(await started(new PageHelperStart({ prefault: false }, 1, 1).poll(0, 0))).toBe(true);
+    expect(await started(new PageHelperStart(false, 1 << 30, 1).poll(64 * MiB, 1))).toBe(false);
   });
 });
 
