@@ -1,4 +1,5 @@
-import { pageOut } from '../storage/mmap.ts';
+import { performance } from 'node:perf_hooks';
+import { pageOut, populateWrite } from '../storage/mmap.ts';
 import type { Segment } from '../storage/segment.ts';
 
 // Why: every new page-cache page the loop writes must first be allocated and zero-filled by
@@ -8,30 +9,57 @@ import type { Segment } from '../storage/segment.ts';
 // So once rows are flushed (msync'ed: clean, on disk), the loop asks the kernel to reclaim
 // their pages (MADV_PAGEOUT), keeping the most recent DROP_BEHIND_LAG bytes cached (resume
 // checks the last flushed range; a reader may follow the run closely). The next pages the
-// loop (or its page helper) faults in then reuse memory that is still warm; the run's page
-// cache footprint stays bounded whatever its size.
+// loop (or its page helper) faults in then reuse memory that is still warm.
+//
+// The cost is that a reader right after the run reads older rows from the disk instead of
+// the page cache; where fresh pages are cheap (most machines: memset speed) that is all loss.
+// So by default the loop first times how fast the kernel provides fresh pages — it populates
+// the first 2 MiB it will write anyway (MADV_POPULATE_WRITE) — and drops behind only where
+// that is slower than FRESH_PAGES_FAST.
 //
 // Nothing about durability changes: only whole pages of flushed rows are reclaimed, and
-// reclaiming keeps the data (it is on disk; a later read brings it back). The cost is that
-// a reader right after the run reads older rows from the disk instead of the page cache.
+// reclaiming keeps the data (it is on disk; a later read brings it back).
 
 /** Bytes of the most recently flushed rows left in the page cache. */
 export const DROP_BEHIND_LAG = 64 << 20;
 
+/** Fresh page-cache pages at this rate (bytes/s) or faster make dropping behind not worth it. */
+export const FRESH_PAGES_FAST = 2e9;
+
+/** Bytes the loop populates to time fresh pages. */
+const PROBE_BYTES = 2 << 20;
+
 /** Reclaims in steps of at least this many bytes (one madvise each). */
 const MIN_STEP = 4 << 20;
 
-/**
- * The lag the loop drops flushed pages with, or undefined for none. `MMRUN_DROP_BEHIND=off`
- * keeps every page (e.g. to measure the effect, or to keep a just-written run in the page
- * cache for a reader); `MMRUN_DROP_BEHIND=<bytes>` sets the lag (tests use a small one).
- */
-export function dropBehindLag(): number | undefined {
-  const setting = process.env.MMRUN_DROP_BEHIND;
-  if (setting === 'off' || setting === '0') return undefined;
-  const lag = Number(setting);
-  return setting !== undefined && Number.isSafeInteger(lag) && lag > 0 ? lag : DROP_BEHIND_LAG;
+/** Whether the loop drops behind: always, never, or where fresh pages prove slow; and the lag. */
+export interface DropBehindSetting {
+  readonly use: 'auto' | 'on' | 'off';
+  readonly lag: number;
 }
+
+/**
+ * `MMRUN_DROP_BEHIND=off` keeps every page (e.g. to keep a just-written run in the page
+ * cache for a reader, or to measure the effect), `on` drops behind wherever, `<bytes>` also
+ * sets the lag (tests use a small one); unset, the loop decides (see above).
+ */
+export function dropBehindSetting(): DropBehindSetting {
+  const setting = process.env.MMRUN_DROP_BEHIND;
+  if (setting === 'off' || setting === '0') return { use: 'off', lag: DROP_BEHIND_LAG };
+  if (setting === 'on') return { use: 'on', lag: DROP_BEHIND_LAG };
+  const lag = Number(setting);
+  if (setting !== undefined && Number.isSafeInteger(lag) && lag > 0) return { use: 'on', lag };
+  return { use: 'auto', lag: DROP_BEHIND_LAG };
+}
+
+/** Times fresh pages: bytes/s of populating [from, to) of a segment's `data`, undefined if refused. */
+export type FreshPageProbe = (segment: Segment, fileOffset: number, from: number, to: number) => number | undefined;
+
+const probeFreshPages: FreshPageProbe = (segment, fileOffset, from, to) => {
+  const t0 = performance.now();
+  if (!populateWrite(segment.data, fileOffset, from, to)) return undefined;
+  return ((to - from) * 1000) / Math.max(performance.now() - t0, 1e-3);
+};
 
 /** Reclaims the pages of flushed rows of the segment the loop writes, `lag` bytes behind. */
 export class DropBehind {
@@ -46,9 +74,31 @@ export class DropBehind {
   /** False once the kernel refused the advice (before Linux 5.4): nothing more is tried. */
   #supported = true;
 
-  constructor(lag = DROP_BEHIND_LAG, step = MIN_STEP) {
+  /** `on` until a probe of fresh pages finds them fast, or refused; `off` then. */
+  #use: 'auto' | 'on' | 'off';
+  readonly #probe: FreshPageProbe;
+
+  constructor(
+    { use, lag }: DropBehindSetting = { use: 'on', lag: DROP_BEHIND_LAG },
+    step = MIN_STEP,
+    probe = probeFreshPages,
+  ) {
+    this.#use = use;
     this.#lag = lag;
     this.#step = Math.min(step, lag);
+    this.#probe = probe;
+  }
+
+  #freshPages: number | undefined;
+
+  /** The probe's finding (bytes/s of fresh pages), if it ran and the kernel answered. */
+  get freshPagesPerSecond(): number | undefined {
+    return this.#freshPages;
+  }
+
+  /** Whether flushed pages are (or may yet be, before the probe) dropped. */
+  get dropping(): boolean {
+    return this.#use !== 'off';
   }
 
   /** The loop now writes `segment` from row `row` of its `data`. */
@@ -57,12 +107,18 @@ export class DropBehind {
     this.#itemsize = itemsize;
     this.#fileOffset = segment.dataOffset + segment.firstRow * itemsize;
     this.#droppedTo = row;
+    const from = row * itemsize;
+    if (this.#use === 'auto' && segment.data.length - from >= PROBE_BYTES) {
+      const rate = this.#probe(segment, this.#fileOffset, from, from + PROBE_BYTES);
+      this.#use = rate !== undefined && rate < FRESH_PAGES_FAST ? 'on' : 'off';
+      this.#freshPages = rate;
+    }
   }
 
   /** Rows of `data` before `row` are flushed: reclaims those older than the lag. */
   flushed(row: number): void {
     const segment = this.#segment;
-    if (!segment || !this.#supported) return;
+    if (!segment || !this.#supported || this.#use !== 'on') return;
     const upTo = row - Math.ceil(this.#lag / this.#itemsize);
     if ((upTo - this.#droppedTo) * this.#itemsize < this.#step) return;
     const from = this.#droppedTo * this.#itemsize;

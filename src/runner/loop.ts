@@ -10,7 +10,7 @@ import { crc32cOf } from '../storage/checksum.ts';
 import { compileRowWriter, type RowWriter } from '../storage/row-writer.ts';
 import type { Segment } from '../storage/segment.ts';
 import type { SegmentedArray } from '../storage/segmented-array.ts';
-import { DropBehind, dropBehindLag } from './drop-behind.ts';
+import { DropBehind, dropBehindSetting } from './drop-behind.ts';
 import { type FlushPolicy, Pacer } from './flush-policy.ts';
 import { type PageHelper, type PageHelperOptions, PageHelperStart } from './page-helper.ts';
 import { encodeState } from './state.ts';
@@ -151,8 +151,8 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
     write = compiled.bind(segment.data);
     segFirst = first + segment.firstRow;
     segEnd = segFirst + segment.rows;
+    drop?.follow(segment, itemsize, row - segFirst); // may time fresh pages: before the helper populates
     pages?.follow(segment, itemsize, row - segFirst);
-    drop?.follow(segment, itemsize, row - segFirst);
   };
   const flush = (stopping = false) => {
     const state = encodeState(ctx.state, i);
@@ -193,8 +193,8 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
     s.windowed ? ctx.shard.count : 1,
   );
   let pages: PageHelper | undefined = helperStart.poll(0, 0);
-  const lag = dropBehindLag();
-  const drop = lag === undefined ? undefined : new DropBehind(lag);
+  const dropSetting = dropBehindSetting();
+  const drop = dropSetting.use === 'off' ? undefined : new DropBehind(dropSetting);
   try {
     if (i < end) openSegmentAt(i);
     // Until the timer thread ticks (it takes a while to start), checkpoints come from here.
@@ -261,6 +261,10 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
     }
     return outcome('failed', { error });
   } finally {
+    if (drop) {
+      const fresh = drop.freshPagesPerSecond;
+      log.debug({ event: 'drop-behind', dropping: drop.dropping, freshPagesBytesPerSecond: fresh }, 'drop-behind');
+    }
     const degraded = pages?.degraded;
     if (degraded && Object.values(degraded).some((e) => e !== undefined)) {
       log.debug({ event: 'page-helper-degraded', errno: degraded }, 'the page helper stopped part of its work');

@@ -142,6 +142,23 @@ export function pageOut(view: Buffer, fileOffset: number, from: number, to: numb
   }
 }
 
+/**
+ * Populates the whole pages of bytes [from, to) of `view` (a view into a shared writable
+ * mapping whose byte 0 lies at file offset `fileOffset`) as a first write would, without
+ * writing (MADV_POPULATE_WRITE). Returns false if the kernel refused (before Linux 5.14).
+ */
+export function populateWrite(view: Buffer, fileOffset: number, from: number, to: number): boolean {
+  const start = Math.ceil((fileOffset + from) / PAGE_SIZE) * PAGE_SIZE - fileOffset;
+  const end = Math.floor((fileOffset + to) / PAGE_SIZE) * PAGE_SIZE - fileOffset;
+  if (end <= start) return true;
+  try {
+    binding.advise(view, start, end - start, MADV_POPULATE_WRITE);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Hints the kernel that the mapping will be read front to back. */
 export function adviseSequential(buffer: Buffer): void {
   binding.advise(buffer, binding.MADV_SEQUENTIAL);

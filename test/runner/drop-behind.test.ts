@@ -35,7 +35,7 @@ describe('DropBehind', () => {
     const flushed = (24 * MiB) / ITEMSIZE; // 24 MiB flushed, 8 MiB written but not flushed
     segment.sync(0, flushed, ITEMSIZE);
 
-    const drop = new DropBehind(8 * MiB);
+    const drop = new DropBehind({ use: 'on', lag: 8 * MiB });
     drop.follow(segment, ITEMSIZE, 0);
     drop.flushed(flushed);
 
@@ -52,6 +52,34 @@ describe('DropBehind', () => {
     expect(copy.readDoubleLE(segment.dataOffset + 8 * MiB)).toBe((8 * MiB) / 8 + 1);
   });
 
+  it('by default drops behind only where a probe finds fresh pages slow (or never, if refused)', () => {
+    const dir = tmpDir('mmrun-drop-');
+    const layout = layoutOf({ n: 'f8', x: 'f8', y: 'f8', r2: 'f8' });
+    const rows = (32 * MiB) / ITEMSIZE;
+    const outcomes: Record<string, number> = {};
+    for (const [name, rate] of [
+      ['slow', 0.5e9],
+      ['fast', 8e9],
+      ['refused', undefined],
+    ] as const) {
+      const segment = Segment.create(path.join(dir, `${name}.npy`), { layout, rows, source: 'test' });
+      segment.data.fill(3);
+      segment.sync(0, rows, ITEMSIZE);
+      const probed: number[] = [];
+      const drop = new DropBehind({ use: 'auto', lag: 8 * MiB }, 4 * MiB, (_s, _o, from, to) => {
+        probed.push(from, to);
+        return rate;
+      });
+      drop.follow(segment, ITEMSIZE, 0);
+      expect(probed).toEqual([0, 2 * MiB]); // the first 2 MiB the loop writes
+      expect(drop.dropping).toBe(name === 'slow');
+      drop.flushed(rows);
+      const start = Math.ceil(segment.dataOffset / PAGE_SIZE) * PAGE_SIZE;
+      outcomes[name] = resident(segment.path, start, start + 16 * MiB);
+    }
+    expect(outcomes).toEqual({ slow: 0, fast: (16 * MiB) / PAGE_SIZE, refused: (16 * MiB) / PAGE_SIZE });
+  });
+
   it('does nothing until a step of flushed rows is older than the lag', () => {
     const dir = tmpDir('mmrun-drop-');
     const layout = layoutOf({ n: 'f8', x: 'f8', y: 'f8', r2: 'f8' });
@@ -59,7 +87,7 @@ describe('DropBehind', () => {
     const segment = Segment.create(path.join(dir, '000000.npy'), { layout, rows, source: 'test' });
     segment.data.fill(1);
     segment.sync(0, rows, ITEMSIZE);
-    const drop = new DropBehind(6 * MiB);
+    const drop = new DropBehind({ use: 'on', lag: 6 * MiB });
     drop.follow(segment, ITEMSIZE, 0);
     drop.flushed(rows); // only 2 MiB older than the lag: below one step
     const start = Math.ceil(segment.dataOffset / PAGE_SIZE) * PAGE_SIZE;
