@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { describeExit, FIXTURES, removeTemp, sampleMemory, spawnCli, tempDir } from './lib/proc.ts';
+import { describeExit, FIXTURES, removeTemp, sampleMemory, spawnCli, spawnNode, tempDir } from './lib/proc.ts';
 import { paired, type Summary, summarize } from './lib/stats.ts';
 
 export interface WorkersConfig {
@@ -27,6 +27,22 @@ export interface WorkersResult {
    * while the main thread only commits. What a worker costs, whatever the data size.
    */
   readonly rssPerWorker: Summary;
+  /**
+   * What the machine itself gives two CPU-bound processes at once: 2 × (time of one spin
+   * loop alone) ÷ (time of the same loop with another beside it). 2.0 on two free cores;
+   * less when the two vCPUs share a physical core or the host is busy.
+   */
+  readonly hardwareCeiling: Summary;
+}
+
+// A pure CPU loop, no memory traffic: the most any parallel work could scale here.
+const SPIN =
+  'let x = 0; const t0 = performance.now(); for (let i = 0; i < 2e8; i++) x += Math.sqrt(i); console.log(performance.now() - t0, x > 0);';
+
+async function spin(copies: number): Promise<number> {
+  const runs = Array.from({ length: copies }, () => spawnNode(['-e', SPIN]).exited);
+  const times = (await Promise.all(runs)).map((r) => Number.parseFloat(r.stdout));
+  return times.reduce((a, b) => a + b, 0) / times.length;
 }
 
 const CPU = path.join(FIXTURES, 'cpu.ts');
@@ -63,7 +79,14 @@ async function once(k: number, rows: number): Promise<{ rowsPerSecond: number; r
 export async function workers(cfg: WorkersConfig): Promise<WorkersResult> {
   const one: { rowsPerSecond: number; rssAnonMiB: number }[] = [];
   const two: { rowsPerSecond: number; rssAnonMiB: number }[] = [];
+  const ceiling: number[] = [];
   for (let rep = 0; rep < cfg.reps; rep++) {
+    const alone = await spin(1);
+    const together = await spin(2);
+    ceiling.push((2 * alone) / together);
+    cfg.log(
+      `  rep ${rep + 1}/${cfg.reps} hardware: one spin loop ${alone.toFixed(0)} ms alone, ${together.toFixed(0)} ms beside another`,
+    );
     // Alternate the order so that a slow moment of the machine does not always hit one K.
     const order = rep % 2 === 0 ? [1, 2] : [2, 1];
     for (const k of order) {
@@ -81,5 +104,6 @@ export async function workers(cfg: WorkersConfig): Promise<WorkersResult> {
     rssAnon1: summarize(one.map((r) => r.rssAnonMiB)),
     rssAnon2: summarize(two.map((r) => r.rssAnonMiB)),
     rssPerWorker: summarize(paired(two, one, (b, a) => (b.rssAnonMiB - a.rssAnonMiB) / 2)),
+    hardwareCeiling: summarize(ceiling),
   };
 }
