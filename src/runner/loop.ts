@@ -201,6 +201,7 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
     const start = new TickerStart(ticker, t0);
     pacer.schedule(Math.min(segEnd, end));
     pacer.next = Math.min(pacer.next, i + 1);
+    const computing = performance.now(); // set-up done: the page helper judges the pace from here
     while (i < end) {
       const iteration = i + offset;
       rng.reset(iteration);
@@ -220,8 +221,11 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
       tick[0] = 0;
       const now = performance.now();
       if (!pages) {
-        pages = helperStart.poll((i - s.startRow) * itemsize, now - t0);
-        if (pages && segment) pages.follow(segment, itemsize, i - segFirst);
+        pages = helperStart.poll((i - s.startRow) * itemsize, now - computing);
+        if (pages && segment) {
+          pages.follow(segment, itemsize, i - segFirst);
+          log.debug({ event: 'page-helper', row: i, afterMs: now - computing }, 'page helper started');
+        }
       }
       pages?.advance(i - segFirst);
 

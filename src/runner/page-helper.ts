@@ -253,11 +253,12 @@ export function pageHelperSettings(): { readonly use: 'auto' | 'on' | 'off'; rea
 export const MIN_HELPED_BYTES = 2 * WRITE_BEHIND_CHUNK;
 
 /**
- * A loop gets its helper once it has written this much this fast (bytes per second); a
- * slower loop never does. Below that rate the kernel's work per byte is a few percent of
- * the loop's time, less than a thread is worth (e.g. `--workers` of a CPU-bound experiment).
+ * A loop gets its helper once it has written {@link PROBE_BYTES} at least this fast (bytes
+ * per second of computing, its first rows' cold code included); a slower loop never does.
+ * Below that rate the kernel's work per byte is a few percent of the loop's time at most,
+ * less than a thread is worth (e.g. `--workers` of a CPU-bound experiment: ~3 MB/s).
  */
-export const HELPED_BYTES_PER_SECOND = 50e6;
+export const HELPED_BYTES_PER_SECOND = 10e6;
 const PROBE_BYTES = 4 << 20;
 const PROBE_MS = 1000;
 
@@ -284,7 +285,10 @@ export class PageHelperStart {
     else this.#plan = bytes < MIN_HELPED_BYTES ? 'done' : 'probe';
   }
 
-  /** The helper to start now (at a checkpoint, after `written` bytes in `elapsedMs`), if it is time. */
+  /**
+   * The helper to start now, if it is time: at a checkpoint, after `written` bytes in
+   * `elapsedMs` of computing (from the loop's first row, after its set-up).
+   */
   poll(written: number, elapsedMs: number): PageHelper | undefined {
     if (this.#plan === 'done') return undefined;
     if (this.#plan === 'probe') {
