@@ -30,29 +30,9 @@ import { defaultSegmentRows, SegmentedArray } from '../storage/segmented-array.t
 import { callInit, makeContext, runShard } from './context.ts';
 import { type FlushPolicy, normalizeFlushPolicy } from './flush-policy.ts';
 import { openRunLog } from './log.ts';
-import { asRunError, type LoopOutcome, runLoop } from './loop.ts';
+import { asRunError, type FlushRequest, type LoopOutcome, runLoop } from './loop.ts';
 import { driveShards, MAX_WORKERS } from './shards.ts';
 import { decodeState, encodeState } from './state.ts';
-
-/**
- * Lets a caller ask a running loop to flush now and keep going — e.g. on a cluster's
- * preemption warning (`--checkpoint-signal SIGUSR1`).
- */
-export class FlushRequest {
-  #pending = false;
-
-  /** Asks for a flush at the loop's next checkpoint (within a few milliseconds). */
-  request(): void {
-    this.#pending = true;
-  }
-
-  /** Whether a flush was requested since the last call (consumes the request). */
-  take(): boolean {
-    const pending = this.#pending;
-    this.#pending = false;
-    return pending;
-  }
-}
 
 /** What a running loop reports every {@link PROGRESS_MS} (see `onProgress`). */
 export interface Progress {
@@ -72,7 +52,7 @@ export interface Progress {
   readonly rowsAtRisk: number;
 }
 
-export { PROGRESS_MS } from './loop.ts';
+export { FlushRequest, PROGRESS_MS } from './loop.ts';
 
 /** Options of {@link startRun}. */
 export interface RunOptions {
@@ -286,9 +266,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
         sourceHash: loaded.sourceHash,
         log,
         policy,
-        stop: options.signal,
-        flushRequest: options.flushRequest,
-        onProgress: options.onProgress,
+        ...hooksOf(options),
       });
     }
     const { log, ctx } = await owned(catalog, id, async () => {
@@ -317,13 +295,16 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
       policy,
       startRow: 0,
       iterationOffset: jobShard?.firstIteration ?? 0,
-      stop: options.signal,
-      flushRequest: options.flushRequest,
-      onProgress: options.onProgress,
+      ...hooksOf(options),
     });
   } finally {
     catalog.close();
   }
+}
+
+/** What a session's loop hears from its caller: stop, flush now, progress. */
+function hooksOf(options: RunOptions | ResumeOptions) {
+  return { stop: options.signal, flushRequest: options.flushRequest, onProgress: options.onProgress };
 }
 
 /** Makes the run's directory and log, and logs the start. */
@@ -498,9 +479,7 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
         sourceHash: loaded.sourceHash,
         log,
         policy,
-        stop: options.signal,
-        flushRequest: options.flushRequest,
-        onProgress: options.onProgress,
+        ...hooksOf(options),
       });
     }
     const { log, ctx, rng } = await owned(catalog, id, async () => {
@@ -533,9 +512,7 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       policy,
       startRow: run.flushedRows,
       iterationOffset: run.jobShard?.firstIteration ?? 0,
-      stop: options.signal,
-      flushRequest: options.flushRequest,
-      onProgress: options.onProgress,
+      ...hooksOf(options),
     });
   } finally {
     catalog.close();

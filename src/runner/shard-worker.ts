@@ -10,7 +10,7 @@ import { layoutOf } from '../storage/dtype.ts';
 import { SegmentedArray } from '../storage/segmented-array.ts';
 import { callInit, makeContext } from './context.ts';
 import { openRunLog } from './log.ts';
-import { asRunError, runLoop } from './loop.ts';
+import { asRunError, FlushRequest, runLoop } from './loop.ts';
 import type { ShardCommand, ShardInput, ShardMessage, WireError } from './shard-protocol.ts';
 import { decodeState } from './state.ts';
 
@@ -19,10 +19,10 @@ const input = (workerData as { input: ShardInput }).input;
 const send = (message: ShardMessage) => port.postMessage(message);
 
 let stopReason: string | undefined;
-let flushWanted = false;
+const flushRequest = new FlushRequest();
 port.on('message', (command: ShardCommand) => {
   if (command.type === 'stop') stopReason ??= command.reason;
-  else flushWanted = true;
+  else flushRequest.request();
 });
 
 const wire = (error: MmrunError): WireError => ({
@@ -75,11 +75,7 @@ async function main(): Promise<void> {
       windowed: true,
       commit: (rows, state, checksum) => send({ type: 'flushed', rows, state, checksum }),
       stopReason: () => stopReason,
-      flushRequested: () => {
-        const wanted = flushWanted;
-        flushWanted = false;
-        return wanted;
-      },
+      flushRequested: () => flushRequest.take(),
       onProgress: (p) =>
         send({ type: 'progress', rows: p.rows, flushedRows: p.flushedRows, msSinceFlush: p.msSinceFlush }),
     });

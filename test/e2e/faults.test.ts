@@ -282,15 +282,21 @@ describe('mmrun verify', () => {
 
 describe('a full disk', () => {
   const canMount = process.getuid?.() === 0 && spawnSync('mount', ['--version']).status === 0;
+  const ARGS = ['--iterations', '120_000', '--seed', '4', '--flush-every', '5000', '--segment-rows', '20000'];
 
-  it('fails with DISK_FULL keeping every flushed row, and resumes to completion once space is freed', async (ctx) => {
+  /**
+   * Runs `body` with a 2 MiB tmpfs (the runs directory) and `grow()` to remount it at 64 MiB;
+   * skips where it cannot mount (never in CI, which runs as root).
+   */
+  async function onSmallTmpfs(
+    ctx: { skip: () => void },
+    body: (mnt: string, grow: () => void) => Promise<void>,
+  ): Promise<void> {
     if (!canMount) {
       if (process.env.CI) throw new Error('CI runs as root and must run the tmpfs test');
       ctx.skip();
       return;
     }
-    const args = ['--iterations', '120_000', '--seed', '4', '--flush-every', '5000', '--segment-rows', '20000'];
-    const want = await reference(path.join(FIXTURES, 'counter.ts'), args);
     const mnt = fresh();
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
@@ -300,43 +306,40 @@ describe('a full disk', () => {
       return;
     }
     try {
-      const r = await mmrun(['run', path.join(FIXTURES, 'counter.ts'), '--id', 'd', ...args], mnt);
+      await body(mnt, () => execFileSync('mount', ['-o', 'remount,size=64m', mnt]));
+    } finally {
+      execFileSync('umount', ['-l', mnt]);
+    }
+  }
+
+  it('fails with DISK_FULL keeping every flushed row, and resumes to completion once space is freed', async (ctx) => {
+    const want = await reference(path.join(FIXTURES, 'counter.ts'), ARGS);
+    await onSmallTmpfs(ctx, async (mnt, grow) => {
+      const r = await mmrun(['run', path.join(FIXTURES, 'counter.ts'), '--id', 'd', ...ARGS], mnt);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toContain('DISK_FULL');
       expect(r.stderr).toContain('free disk space');
       const stuck = peekRun(mnt, 'd')!;
       expect(stuck.flushedRows).toBeGreaterThan(0);
       expect(stuck.flushedRows % 20000).toBe(0);
-      execFileSync('mount', ['-o', 'remount,size=64m', mnt]);
+      grow();
       const resumed = await mmrun(['resume', 'd'], mnt);
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(segmentHashes(mnt, 'd')).toEqual(want);
-    } finally {
-      execFileSync('umount', ['-l', mnt]);
-    }
+    });
   });
 
   it('with --workers 2 too: DISK_FULL, the run failed (not left running), identical after more space', async (ctx) => {
-    if (!canMount) {
-      if (process.env.CI) throw new Error('CI runs as root and must run the tmpfs test');
-      ctx.skip();
-      return;
-    }
-    const args = ['--iterations', '120_000', '--seed', '4', '--flush-every', '5000', '--segment-rows', '20000'];
-    const want = await reference(path.join(FIXTURES, 'counter.ts'), args);
-    const mnt = fresh();
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
-    try {
-      const r = await mmrun(['run', path.join(FIXTURES, 'counter.ts'), '--id', 'w', '--workers', '2', ...args], mnt);
+    const want = await reference(path.join(FIXTURES, 'counter.ts'), ARGS);
+    await onSmallTmpfs(ctx, async (mnt, grow) => {
+      const r = await mmrun(['run', path.join(FIXTURES, 'counter.ts'), '--id', 'w', '--workers', '2', ...ARGS], mnt);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toContain('DISK_FULL');
       expect(peekRun(mnt, 'w')?.status).toBe('failed');
-      execFileSync('mount', ['-o', 'remount,size=64m', mnt]);
+      grow();
       const resumed = await mmrun(['resume', 'w'], mnt);
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(segmentHashes(mnt, 'w')).toEqual(want);
-    } finally {
-      execFileSync('umount', ['-l', mnt]);
-    }
+    });
   });
 });
