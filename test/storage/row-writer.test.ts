@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MmrunError } from '../../src/errors.ts';
 import { layoutOf } from '../../src/storage/dtype.ts';
-import { compileRowWriter } from '../../src/storage/row-writer.ts';
+import { compileRowWriter, KEY_CHECK_EVERY } from '../../src/storage/row-writer.ts';
 
 function thrown(fn: () => unknown): MmrunError {
   try {
@@ -198,6 +198,28 @@ describe('compileRowWriter: bad rows (BAD_ROW naming the column and the iteratio
   it('an unknown column', () => {
     const e = bad({ ...mixedRow(), extra: 1 });
     expect(e.message).toContain("unknown column 'extra'");
+  });
+
+  it('an unknown column on any of the first KEY_CHECK_EVERY rows, and from then on within KEY_CHECK_EVERY rows', () => {
+    const rows = 3 * KEY_CHECK_EVERY;
+    const write = compileRowWriter(MIXED).bind(Buffer.alloc(MIXED.itemsize * rows));
+    for (let r = 0; r < KEY_CHECK_EVERY - 1; r++) write(mixedRow(), r, r);
+    const early = thrown(() => write({ ...mixedRow(), extra: 1 }, 1023, KEY_CHECK_EVERY - 1));
+    expect(early.message).toContain("iteration 1023: unknown column 'extra'");
+
+    // A fresh writer (a new session) whose step starts returning an extra key from row 1500 on.
+    const later = compileRowWriter(MIXED).bind(Buffer.alloc(MIXED.itemsize * rows));
+    const from = KEY_CHECK_EVERY + 476;
+    let failedAt = -1;
+    for (let r = 0; r < rows && failedAt < 0; r++) {
+      try {
+        later(r < from ? mixedRow() : { ...mixedRow(), extra: r }, 10_000 + r, r);
+      } catch (error) {
+        expect((error as MmrunError).message).toContain(`iteration ${10_000 + r}: unknown column 'extra'`);
+        failedAt = r;
+      }
+    }
+    expect(failedAt).toBe(2 * KEY_CHECK_EVERY);
   });
 
   it('a missing column', () => {
