@@ -162,6 +162,7 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
   let segEnd = 0;
   let lastYield = t0;
   let lastProgress = t0;
+  let helperChecksummed = 0; // bytes of flushed ranges whose CRC32C the page helper computed
 
   const openSegmentAt = (row: number) => {
     const k = array.segmentOf(row);
@@ -181,11 +182,19 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
       crashPoint('before-msync');
       segment.sync(flushedRows - segFirst, i - segFirst, itemsize);
       pages?.check();
+      // The helper checksummed what it wrote back of these rows; the loop does the rest.
+      const from = (flushedRows - segFirst) * itemsize;
+      const to = (i - segFirst) * itemsize;
+      const partial = pages?.checksumFrom(flushedRows - segFirst);
       pages?.flushed(i - segFirst);
       crashPoint('after-msync');
       if (stopping) crashPoint('graceful-stop');
-      const bytes = segment.data.subarray((flushedRows - segFirst) * itemsize, (i - segFirst) * itemsize);
-      checksum = { startRow: flushedRows, endRow: i, crc32c: crc32cOf(bytes) };
+      const crc =
+        partial && partial.end >= from && partial.end <= to
+          ? crc32cOf(segment.data.subarray(partial.end, to), partial.crc32c)
+          : crc32cOf(segment.data.subarray(from, to));
+      helperChecksummed += partial && partial.end >= from && partial.end <= to ? partial.end - from : 0;
+      checksum = { startRow: flushedRows, endRow: i, crc32c: crc };
     }
     s.commit(i, state, checksum);
     crashPoint('after-commit');
@@ -289,6 +298,7 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
       const fresh = drop.freshPagesPerSecond;
       log.debug({ event: 'drop-behind', dropping: drop.dropping, freshPagesBytesPerSecond: fresh }, 'drop-behind');
     }
+    if (pages) log.debug({ event: 'page-helper-checksummed', bytes: helperChecksummed }, 'page helper checksums');
     const degraded = pages?.degraded;
     if (degraded && Object.values(degraded).some((e) => e !== undefined)) {
       log.debug({ event: 'page-helper-degraded', errno: degraded }, 'the page helper stopped part of its work');

@@ -134,7 +134,9 @@ describe('the loop with its page helper', () => {
   it('commits only after its own msync of exactly the committed rows, even with a slow msync', async () => {
     const rows = 400_000; // 12.8 MB: the helper writes back 64 KiB chunks behind the loop meanwhile
     const h = await harness(rows, 150_000, 30);
-    const outcome = await h.run({ pageHelper: { syncChunk: 64 << 10, lead: 1 << 20 } });
+    const logged: { event?: string; bytes?: number }[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => logged.push(JSON.parse(line)) });
+    const outcome = await h.run({ pageHelper: { syncChunk: 64 << 10, lead: 1 << 20 }, log });
     expect(outcome).toMatchObject({ status: 'completed', rows, flushedRows: rows });
     const commits = expectSyncBeforeEveryCommit(h.events);
     expect(commits).toBe(8); // every 50k rows (150k and 300k also end a segment)
@@ -150,6 +152,9 @@ describe('the loop with its page helper', () => {
       const { startRow, endRow, crc32c } = e.checksum;
       expect(crc32cOf(all.subarray(startRow * ITEMSIZE, endRow * ITEMSIZE))).toBe(crc32c);
     }
+    // Most of those CRCs came from the helper, which checksums what it writes back.
+    const helped = logged.find((l) => l.event === 'page-helper-checksummed')?.bytes ?? 0;
+    expect(helped).toBeGreaterThan(rows * ITEMSIZE * 0.25);
   });
 
   it('a failed write-back fails the next flush with IO_ERROR; nothing more is committed', async () => {
@@ -303,6 +308,37 @@ describe('the page helper', () => {
       expect(helper.progress.writtenBack).toBeLessThanOrEqual(limit);
       expect(helper.progress.populated).toBeLessThanOrEqual(limit); // prefault off: nothing ahead
       helper.check(); // no error
+    });
+  });
+
+  it('checksums what it writes back, from where the loop last flushed, for that segment only', async () => {
+    await withHelper({ prefault: false, syncChunk: 64 << 10 }, async (helper, segment) => {
+      const rows = 100_000;
+      for (let b = 0; b < rows * ITEMSIZE; b++) segment.data[b] = (b * 131) % 251;
+      helper.follow(segment, ITEMSIZE, 1000); // the loop's last flush ended before row 1000
+      expect(helper.checksumFrom(1000)).toBeUndefined(); // nothing checksummed yet
+      // It starts from where the loop writes when it maps the segment: let it map it first.
+      await waitUntil('the mapping', () => helper.progress.writtenBack > 0);
+      helper.advance(rows);
+      await waitUntil('the checksum', () => (helper.checksumFrom(1000)?.end ?? 0) > 2 << 20);
+      const part = helper.checksumFrom(1000)!;
+      expect(part.end).toBeLessThanOrEqual(rows * ITEMSIZE);
+      expect(part.crc32c).toBe(crc32cOf(segment.data.subarray(1000 * ITEMSIZE, part.end)));
+      expect(helper.checksumFrom(999)).toBeUndefined(); // another start: not this CRC
+
+      // The loop flushes up to row 60 000: the helper starts over from there.
+      helper.flushed(60_000);
+      helper.advance(rows + 1); // wakes it
+      segment.data.fill(3, rows * ITEMSIZE, (rows + 50_000) * ITEMSIZE);
+      helper.advance(rows + 50_000);
+      await waitUntil('the next checksum', () => (helper.checksumFrom(60_000)?.end ?? 0) > (rows + 40_000) * ITEMSIZE);
+      const next = helper.checksumFrom(60_000)!;
+      expect(next.crc32c).toBe(crc32cOf(segment.data.subarray(60_000 * ITEMSIZE, next.end)));
+      expect(helper.checksumFrom(1000)).toBeUndefined();
+
+      // Another segment (or the same file again): nothing carries over.
+      helper.follow(segment, ITEMSIZE, 60_000);
+      expect(helper.checksumFrom(60_000)).toBeUndefined();
     });
   });
 
