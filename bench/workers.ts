@@ -33,6 +33,13 @@ export interface WorkersResult {
    * less when the two vCPUs share a physical core or the host is busy.
    */
   readonly hardwareCeiling: Summary;
+  /**
+   * Whole `mmrun run` commands, spawn → exit (the CLI's start-up included, and with it the
+   * part of the workers' start-up that overlaps it): time with K = 1 ÷ time with K = 2.
+   */
+  readonly commandSpeedup: Summary;
+  readonly commandMs1: Summary;
+  readonly commandMs2: Summary;
 }
 
 // A pure CPU loop, no memory traffic: the most any parallel work could scale here.
@@ -47,19 +54,28 @@ async function spin(copies: number): Promise<number> {
 
 const CPU = path.join(FIXTURES, 'cpu.ts');
 
+interface Once {
+  readonly rowsPerSecond: number;
+  readonly rssAnonMiB: number;
+  /** Spawn → exit of the whole command. */
+  readonly commandMs: number;
+}
+
 /**
  * One run with K workers: rows per second over the run's life in the catalog (created →
  * completed: worker start-up included, the CLI's own start-up not) and its peak RssAnon.
  */
-async function once(k: number, rows: number): Promise<{ rowsPerSecond: number; rssAnonMiB: number }> {
+async function once(k: number, rows: number): Promise<Once> {
   const runsDir = tempDir(`workers${k}`);
   try {
+    const spawned = performance.now();
     const cli = spawnCli(
       ['run', CPU, '--id', 'w', '--seed', '1', '--iterations', String(rows), '--workers', String(k), '--quiet'],
       runsDir,
     );
     const sampler = sampleMemory(cli.child.pid!, 50);
     const r = await cli.exited;
+    const commandMs = performance.now() - spawned;
     const peak = sampler.stop();
     if (r.code !== 0) throw new Error(describeExit(`mmrun run --workers ${k}`, r));
     const db = new Database(path.join(runsDir, 'mmrun.sqlite'), { readonly: true });
@@ -70,15 +86,15 @@ async function once(k: number, rows: number): Promise<{ rowsPerSecond: number; r
     db.close();
     const seconds = (Date.parse(run.b) - Date.parse(run.a)) / 1000;
     if (!fs.existsSync(path.join(runsDir, 'w', '000000.npy'))) throw new Error('no segment written');
-    return { rowsPerSecond: rows / seconds, rssAnonMiB: (peak.RssAnon ?? Number.NaN) / 1024 };
+    return { rowsPerSecond: rows / seconds, rssAnonMiB: (peak.RssAnon ?? Number.NaN) / 1024, commandMs };
   } finally {
     removeTemp(runsDir);
   }
 }
 
 export async function workers(cfg: WorkersConfig): Promise<WorkersResult> {
-  const one: { rowsPerSecond: number; rssAnonMiB: number }[] = [];
-  const two: { rowsPerSecond: number; rssAnonMiB: number }[] = [];
+  const one: Once[] = [];
+  const two: Once[] = [];
   const ceiling: number[] = [];
   for (let rep = 0; rep < cfg.reps; rep++) {
     const alone = await spin(1);
@@ -93,7 +109,7 @@ export async function workers(cfg: WorkersConfig): Promise<WorkersResult> {
       const r = await once(k, cfg.rows);
       (k === 1 ? one : two).push(r);
       cfg.log(
-        `  rep ${rep + 1}/${cfg.reps} --workers ${k}: ${Math.round(r.rowsPerSecond)} rows/s, peak RssAnon ${r.rssAnonMiB.toFixed(1)} MiB`,
+        `  rep ${rep + 1}/${cfg.reps} --workers ${k}: ${Math.round(r.rowsPerSecond)} rows/s, command ${r.commandMs.toFixed(0)} ms, peak RssAnon ${r.rssAnonMiB.toFixed(1)} MiB`,
       );
     }
   }
@@ -105,5 +121,8 @@ export async function workers(cfg: WorkersConfig): Promise<WorkersResult> {
     rssAnon2: summarize(two.map((r) => r.rssAnonMiB)),
     rssPerWorker: summarize(paired(two, one, (b, a) => (b.rssAnonMiB - a.rssAnonMiB) / 2)),
     hardwareCeiling: summarize(ceiling),
+    commandSpeedup: summarize(paired(two, one, (b, a) => a.commandMs / b.commandMs)),
+    commandMs1: summarize(one.map((r) => r.commandMs)),
+    commandMs2: summarize(two.map((r) => r.commandMs)),
   };
 }

@@ -5,4 +5,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// `run --workers K`: the shard workers boot (tsx, modules) while the CLI loads its own.
+const { workersWanted, prestartShardWorkers } = await import('../src/runner/worker-pool.ts');
+prestartShardWorkers(workersWanted(process.argv.slice(2)));
 await import('../src/cli/main.ts');

@@ -56,4 +56,8 @@ export type ShardMessage =
     };
 
 /** Coordinator → worker. */
-export type ShardCommand = { readonly type: 'stop'; readonly reason: string } | { readonly type: 'flush' };
+export type ShardCommand =
+  /** A prestarted worker's input (worker-pool.ts): the first message it gets. */
+  | { readonly type: 'start'; readonly input: ShardInput }
+  | { readonly type: 'stop'; readonly reason: string }
+  | { readonly type: 'flush' };

@@ -15,15 +15,23 @@ import type { ShardCommand, ShardInput, ShardMessage, WireError } from './shard-
 import { decodeState } from './state.ts';
 
 const port = parentPort!;
-const input = (workerData as { input: ShardInput }).input;
 const send = (message: ShardMessage) => port.postMessage(message);
 
+// Started for a run: its input is the workerData. Prestarted (worker-pool.ts): it comes in
+// the first message, and a stop or a flush may follow right behind it.
+const given = (workerData as { input?: ShardInput }).input;
+let started: (input: ShardInput) => void = () => {};
+const inputArrives = new Promise<ShardInput>((resolve) => {
+  started = resolve;
+});
 let stopReason: string | undefined;
 const flushRequest = new FlushRequest();
 port.on('message', (command: ShardCommand) => {
-  if (command.type === 'stop') stopReason ??= command.reason;
+  if (command.type === 'start') started(command.input);
+  else if (command.type === 'stop') stopReason ??= command.reason;
   else flushRequest.request();
 });
+const input = given ?? (await inputArrives);
 
 const wire = (error: MmrunError): WireError => ({
   code: error.code,
@@ -59,7 +67,13 @@ async function main(): Promise<void> {
         ? await callInit(loaded, ctx)
         : decodeState(Buffer.from(input.state.buffer, input.state.byteOffset, input.state.byteLength));
     log.info(
-      { event: 'shard-started', shard: shard.index, from: input.startRow, to: shard.endRow - input.iterationOffset },
+      {
+        event: 'shard-started',
+        shard: shard.index,
+        from: input.startRow,
+        to: shard.endRow - input.iterationOffset,
+        prestarted: given === undefined,
+      },
       'shard started',
     );
     outcome = await runLoop({

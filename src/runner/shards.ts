@@ -9,11 +9,10 @@ import type { FlushPolicy } from './flush-policy.ts';
 import { asRunError, type LoopOutcome, PROGRESS_MS } from './loop.ts';
 import type { FlushRequest, Progress, RunResult } from './run.ts';
 import type { ShardCommand, ShardInput, ShardMessage } from './shard-protocol.ts';
+import { SHARD_WORKER_MODULE, takeShardWorker } from './worker-pool.ts';
 
 /** The most worker threads a run may use. */
 export const MAX_WORKERS = 256;
-
-const WORKER_MODULE = new URL('./shard-worker.ts', import.meta.url).href;
 
 /** A session of a sharded run, once the coordinator owns it. */
 export interface ShardSession {
@@ -106,7 +105,10 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
       startRow: shard.flushedRows,
       state: catalog.shardState(id, shard.shard),
     };
-    const worker = startModuleWorker(WORKER_MODULE, input);
+    // A worker the CLI started ahead (booted meanwhile) if there is one, else a new one.
+    const prestarted = takeShardWorker();
+    const worker = prestarted ?? startModuleWorker(SHARD_WORKER_MODULE, input);
+    if (prestarted) worker.postMessage({ type: 'start', input } satisfies ShardCommand);
     workers.push(worker);
     if (stopping !== undefined) worker.postMessage({ type: 'stop', reason: stopping } satisfies ShardCommand);
     return new Promise<ShardEnd>((resolve) => {

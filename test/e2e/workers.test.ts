@@ -57,6 +57,17 @@ function peekShards(dir: string, id: string): ShardView[] {
   }
 }
 
+/** For each `shard-started` event in the run's log, in order: whether its worker was prestarted. */
+function shardStarts(dir: string, id: string): boolean[] {
+  return fs
+    .readFileSync(path.join(dir, id, 'run.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { event?: string; prestarted?: boolean })
+    .filter((e) => e.event === 'shard-started')
+    .map((e) => e.prestarted === true);
+}
+
 async function runToEnd(dir: string, id: string, fixture: string, args: string[]): Promise<Record<string, string>> {
   const r = await mmrun(['run', fixture, '--id', id, ...args, ...COMMON], dir);
   expect(r.code, r.stderr).toBe(0);
@@ -112,6 +123,8 @@ describe('run --workers K', () => {
     ]);
     const verify = await mmrun(['verify', 'k3', '--recompute', '30'], dir);
     expect(verify.code, verify.stderr + verify.stdout).toBe(0);
+    // The CLI started the three workers before it loaded its own modules (worker-pool.ts).
+    expect(shardStarts(dir, 'k3')).toEqual([true, true, true]);
   });
 
   it('kill -9 with K = 2 at random moments, resume (keeping K) until complete → identical to K = 1', async () => {
@@ -146,6 +159,11 @@ describe('run --workers K', () => {
     expect(kills).toBeGreaterThanOrEqual(1);
     expect(json(await mmrun(['show', 'k', '--json'], dir)).workers).toBe(2);
     expect(segmentHashes(dir, 'k')).toEqual(want);
+    // `run` took workers the CLI prestarted; `resume` (which learns K from the catalog) spawned its own.
+    const starts = shardStarts(dir, 'k');
+    expect(starts.slice(0, 2)).toEqual([true, true]);
+    expect(starts.length).toBeGreaterThan(2);
+    expect(starts.slice(2).every((prestarted) => prestarted === false)).toBe(true);
   });
 
   it('SIGTERM with K = 2: every shard flushes, the run is interrupted (143), resume is identical', async () => {
