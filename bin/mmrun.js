@@ -5,7 +5,8 @@
 import { register } from 'tsx/esm/api';
 
 register();
-// `run --workers K`: the shard workers boot (tsx, modules) while the CLI loads its own.
+// `run --workers K`, `resume` of a sharded run: the shard workers boot (tsx, modules) while
+// the CLI loads its own.
 const { workersWanted, prestartShardWorkers } = await import('../src/runner/worker-pool.ts');
 prestartShardWorkers(workersWanted(process.argv.slice(2)));
 await import('../src/cli/main.ts');

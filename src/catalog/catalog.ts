@@ -282,6 +282,29 @@ export class Catalog {
     }
   }
 
+  /**
+   * How many shards of run `id` are unfinished, read without opening the catalog for use
+   * (read-only, no migration, no lock); 0 for a run of one worker, an unknown run, or any
+   * error. Only a hint, for starting worker threads early (`runner/worker-pool.ts`): the
+   * resume itself reads and checks everything again.
+   */
+  static peekUnfinishedShards(runsDir: string, id: string): number {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path.join(runsDir, CATALOG_FILE), { readonly: true, fileMustExist: true, timeout: 100 });
+      const row = db
+        .prepare(
+          'SELECT COUNT(*) AS n FROM shards JOIN runs ON runs.id = shards.run_id WHERE run_id = ? AND runs.workers > 1 AND flushed_index < end_row',
+        )
+        .get(id) as { n: number } | undefined;
+      return row?.n ?? 0;
+    } catch {
+      return 0;
+    } finally {
+      db?.close();
+    }
+  }
+
   close(): void {
     if (this.#db.open) this.#db.close();
   }

@@ -1,12 +1,14 @@
+import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import { Catalog } from '../catalog/catalog.ts';
 import { startModuleWorker } from '../threads.ts';
 
 // Booting a shard's worker thread takes ~250 ms alone and ~450 ms for two at once here:
 // tsx's API, `register()` (which starts tsx's own loader thread), and mmrun's module graph
 // through that loader. A worker started before the run needs it boots while the process
-// does something else: the CLI starts them first thing for `run --workers K` (bin/mmrun.js),
-// so they boot while the CLI loads its own modules (~400 ms), and a run takes them when it
-// spawns its shards. A prestarted worker waits for its input in a `start` message
+// does something else: the CLI starts them first thing for `run --workers K` and for
+// `resume` of a sharded run (bin/mmrun.js), so they boot while the CLI loads its own modules
+// (~400 ms), and the run takes them when it spawns its shards. A prestarted worker waits for its input in a `start` message
 // (shard-protocol.ts); one that is never taken is unreferenced and ends with the process.
 
 /** The shard worker's module (a file URL). */
@@ -59,15 +61,33 @@ export function prestartedShardWorkers(): number {
   return pool.filter((entry) => !entry.failed).length;
 }
 
+/** How many shards of a run `resume` would start workers for (reads the catalog). */
+export type UnfinishedShards = (runsDir: string, id: string) => number;
+
 /**
- * The worker count a command line asks for, if it is `run … --workers K` (or `-w K`,
- * `--workers=K`) with K > 1; else 0. Only a hint to start workers early: the command's own
- * parsing decides, and refuses what is bad, later.
+ * The worker threads a command line will need: K for `run … --workers K` (or `-w K`,
+ * `--workers=K`) with K > 1; for `resume <id>` of a sharded run, its unfinished shards (from
+ * the catalog in `--runs-dir`, else $MMRUN_RUNS_DIR, else ./runs); else 0. Only a hint to
+ * start workers early: the command's own parsing and checks decide, and refuse, later.
  */
-export function workersWanted(args: readonly string[]): number {
-  // The command is the first word that is not an option (or the value of --runs-dir).
-  const command = args.find((arg, k) => !arg.startsWith('-') && args[k - 1] !== '--runs-dir');
-  if (command !== 'run') return 0;
+export function workersWanted(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  unfinishedShards: UnfinishedShards = Catalog.peekUnfinishedShards,
+): number {
+  // The words that are not options (nor the value of --runs-dir): the command, then its operands.
+  const words = args.filter((arg, k) => !arg.startsWith('-') && args[k - 1] !== '--runs-dir');
+  if (words[0] === 'resume') {
+    const id = words[1];
+    if (id === undefined) return 0;
+    let runsDir = env.MMRUN_RUNS_DIR ?? 'runs';
+    args.forEach((arg, k) => {
+      if (arg === '--runs-dir' && args[k + 1] !== undefined) runsDir = args[k + 1]!;
+      else if (arg.startsWith('--runs-dir=')) runsDir = arg.slice('--runs-dir='.length);
+    });
+    return unfinishedShards(path.resolve(runsDir), id);
+  }
+  if (words[0] !== 'run') return 0;
   let value: string | undefined;
   args.forEach((arg, k) => {
     if (arg === '--workers' || arg === '-w') value = args[k + 1];

@@ -500,6 +500,27 @@ describe('sharded runs', () => {
     expect(() => catalog.checkpointShard('s', 1, 601, null)).toThrow();
   });
 
+  it('peekUnfinishedShards: unfinished shards of a sharded run, read-only; 0 for anything else', () => {
+    const { catalog, dir } = openCatalog();
+    catalog.createRun(spec('s', { iterations: 900, workers: 3 }), currentOwner());
+    catalog.createRun(spec('one'), currentOwner());
+    expect(Catalog.peekUnfinishedShards(dir, 's')).toBe(3);
+    catalog.checkpointShard('s', 1, 600, null);
+    expect(Catalog.peekUnfinishedShards(dir, 's')).toBe(2);
+    catalog.close();
+    // Closed: no -wal or -shm left; a read-only connection still reads it, and changes nothing.
+    const before = fileHash(path.join(dir, CATALOG_FILE));
+    expect(Catalog.peekUnfinishedShards(dir, 's')).toBe(2);
+    expect(fileHash(path.join(dir, CATALOG_FILE))).toBe(before);
+    expect(Catalog.peekUnfinishedShards(dir, 'one')).toBe(0);
+    expect(Catalog.peekUnfinishedShards(dir, 'nope')).toBe(0);
+    expect(Catalog.peekUnfinishedShards(path.join(dir, 'missing'), 's')).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'missing'))).toBe(false);
+    const junk = tmpDir('mmrun-catalog-');
+    fs.writeFileSync(path.join(junk, CATALOG_FILE), 'not sqlite'.repeat(1000));
+    expect(Catalog.peekUnfinishedShards(junk, 's')).toBe(0);
+  });
+
   it('a run with one worker has no shards and keeps its checkpoint history', () => {
     const { catalog } = openCatalog();
     const run = catalog.createRun(spec('one'), currentOwner());

@@ -25,17 +25,36 @@ describe('workersWanted', () => {
     [['-v', 'run', 'pi', '--workers', '2'], 2],
   ])('%j → %i', (args, k) => expect(workersWanted(args)).toBe(k));
 
+  it('resume <id>: the unfinished shards the catalog counts, in --runs-dir, else $MMRUN_RUNS_DIR, else ./runs', () => {
+    const asked: [string, string][] = [];
+    const peek = (dir: string, id: string) => {
+      asked.push([dir, id]);
+      return id === 'sharded' ? 3 : 0;
+    };
+    expect(workersWanted(['resume', 'sharded', '--runs-dir', '/r'], {}, peek)).toBe(3);
+    expect(workersWanted(['--runs-dir=/q', 'resume', 'plain'], {}, peek)).toBe(0);
+    expect(workersWanted(['resume', 'sharded'], { MMRUN_RUNS_DIR: '/e' }, peek)).toBe(3);
+    expect(workersWanted(['resume', 'sharded'], {}, peek)).toBe(3);
+    expect(workersWanted(['resume'], {}, peek)).toBe(0);
+    expect(asked).toEqual([
+      ['/r', 'sharded'],
+      ['/q', 'plain'],
+      ['/e', 'sharded'],
+      [path.resolve('runs'), 'sharded'],
+    ]);
+  });
+
   it.each([
     [['run', 'pi']],
     [['run', 'pi', '--workers', '1']],
     [['run', 'pi', '--workers', 'two']],
     [['run', 'pi', '--workers', '2.5']],
     [['run', 'pi', '--workers']],
-    [['resume', 'r1', '--workers', '2']],
+    [['list', '--workers', '2']],
     [['--runs-dir', 'run', 'list', '--workers', '2']],
     [['show', 'run']],
     [[]],
-  ])('%j → 0 (none started)', (args) => expect(workersWanted(args)).toBe(0));
+  ])('%j → 0 (none started)', (args) => expect(workersWanted(args, {}, () => 99)).toBe(0));
 });
 
 describe('a prestarted shard worker', () => {
