@@ -8,5 +8,5 @@ register();
 // `run --workers K`, `resume` of a sharded run: the shard workers boot (tsx, modules) while
 // the CLI loads its own.
 const { workersWanted, prestartShardWorkers } = await import('../src/runner/worker-pool.ts');
-prestartShardWorkers(workersWanted(process.argv.slice(2)));
+prestartShardWorkers(await workersWanted(process.argv.slice(2)));
 await import('../src/cli/main.ts');

@@ -284,14 +284,16 @@ export class Catalog {
 
   /**
    * How many shards of run `id` are unfinished, read without opening the catalog for use
-   * (read-only, no migration, no lock); 0 for a run of one worker, an unknown run, or any
-   * error. Only a hint, for starting worker threads early (`runner/worker-pool.ts`): the
-   * resume itself reads and checks everything again.
+   * (a read-only connection: no migration, no write, no lock kept; SQLite may create the
+   * `-wal` and `-shm` files of a cleanly closed catalog, which the next read-write close
+   * removes); 0 for a run of one worker, an unknown run, or any error. Only a hint, for
+   * starting worker threads early (`runner/worker-pool.ts`): the resume itself reads and
+   * checks everything again.
    */
   static peekUnfinishedShards(runsDir: string, id: string): number {
     let db: Database.Database | undefined;
     try {
-      db = new Database(path.join(runsDir, CATALOG_FILE), { readonly: true, fileMustExist: true, timeout: 100 });
+      db = new Database(path.join(runsDir, CATALOG_FILE), { readonly: true, fileMustExist: true, timeout: 1000 });
       const row = db
         .prepare(
           'SELECT COUNT(*) AS n FROM shards JOIN runs ON runs.id = shards.run_id WHERE run_id = ? AND runs.workers > 1 AND flushed_index < end_row',

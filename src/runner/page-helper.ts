@@ -23,8 +23,9 @@ const CRC32C_MODULE = createRequire(import.meta.url).resolve('@node-rs/crc32');
 //   last flush, in chunks, so that when the loop flushes, its own msync finds most of the
 //   range already on disk and only writes the tail (≈ 2–5 ms instead of 15–50 ms for a
 //   30 MiB flush here). Waiting on a disk costs no CPU, so this pays on one core too.
-//   Write-back comes first when both are due: a write-back that lags costs the loop a
-//   longer msync at its next flush, a prefault that lags only a few page faults.
+//   When both are due, prefaulting comes first only while less than half its lead is
+//   ready; otherwise write-back does (a write-back that lags costs the loop a longer msync
+//   at its next flush), so that neither can starve the other.
 // - Checksums (with write-back): the CRC32C of each chunk it wrote back, chained from where
 //   the loop last flushed, so that the loop's flush only checksums the tail of its range
 //   (the whole range was ~6 ms per 30 MiB flush on the loop's thread).
@@ -132,7 +133,7 @@ let crc = 0;
 function follow() {
   for (;;) {
     const g = Atomics.load(ctl, ${GEN});
-    if (g % 2 === 1) continue;
+    if ((g & 1) !== 0) continue;
     const file = Buffer.from(pathBytes.subarray(0, Atomics.load(ctl, ${PATH_LENGTH}))).toString();
     const size = Atomics.load(ctl, ${LENGTH});
     const offset = Atomics.load(ctl, ${OFFSET});
@@ -173,12 +174,30 @@ function checksum(end) {
   Atomics.store(ctl, ${CRC_VALUE}, crc | 0);
   Atomics.add(ctl, ${CRC_GEN}, 1);
 }
+function populate() {
+  const n = Math.min(populateChunk, length - populated);
+  try {
+    mmap.advise(map, populated, n, advice);
+    mmap.advise(map, populated, n, dontneed);
+  } catch (error) {
+    Atomics.store(ctl, ${POPULATE_ERRNO}, errnoOf(error));
+    prefault = false;
+  }
+  populated += n;
+  Atomics.store(ctl, ${POPULATED}, populated);
+  return -1;
+}
 function work() {
   if (Atomics.load(ctl, ${GEN}) !== gen) follow();
   if (!map) return NEVER;
   const at = Atomics.load(ctl, ${AT});
   synced = Math.max(synced, floor(Atomics.load(ctl, ${FLUSHED})));
   const end = floor(at);
+  // Where the loop got ahead, it faulted the pages itself: prefault goes on from where it writes.
+  if (prefault) populated = Math.max(populated, floor(at));
+  // Prefault first while less than half the lead is ready (else the loop would soon fault
+  // pages itself), then write-back, then the rest of the lead.
+  if (prefault && populated < Math.min(length, at + lead / 2)) return populate();
   if (msync && end - synced >= syncChunk) {
     try {
       if (failWriteBack) throw new Error('msync() failed, 5');
@@ -192,23 +211,7 @@ function work() {
     if (crc32c) checksum(end);
     return -1;
   }
-  if (prefault) {
-    // Where the loop got ahead, it faulted the pages itself: go on from where it writes.
-    populated = Math.max(populated, floor(at));
-    if (populated < Math.min(length, at + lead)) {
-      const n = Math.min(populateChunk, length - populated);
-      try {
-        mmap.advise(map, populated, n, advice);
-        mmap.advise(map, populated, n, dontneed);
-      } catch (error) {
-        Atomics.store(ctl, ${POPULATE_ERRNO}, errnoOf(error));
-        prefault = false;
-      }
-      populated += n;
-      Atomics.store(ctl, ${POPULATED}, populated);
-      return -1;
-    }
-  }
+  if (prefault && populated < Math.min(length, at + lead)) return populate();
   const ahead = prefault && populated < length ? populated - lead / 2 : NEVER;
   return Math.min(ahead, synced + syncChunk);
 }
@@ -402,7 +405,9 @@ export function startPageHelper(options: PageHelperOptions = {}): PageHelper {
       const offset = Math.floor(start / PAGE_SIZE) * PAGE_SIZE;
       const encoded = new TextEncoder().encodeInto(segment.path, pathBytes);
       if (encoded.read < segment.path.length) {
-        // Longer than PATH_MAX: the helper could not open it either. Go on without help.
+        // Longer than PATH_MAX: the helper could not open it either. Go on without help;
+        // a new generation disowns any checksum it published for the previous segment.
+        Atomics.add(ctl, GEN, 2);
         Atomics.store(ctl, STOP, 1);
         wake();
         return;
@@ -431,7 +436,7 @@ export function startPageHelper(options: PageHelperOptions = {}): PageHelper {
       const from = base + row * rowBytes;
       for (let tries = 0; tries < 8; tries++) {
         const g = Atomics.load(ctl, CRC_GEN);
-        if (g % 2 === 1) continue;
+        if ((g & 1) !== 0) continue;
         const segment = Atomics.load(ctl, CRC_SEGMENT);
         const start = Atomics.load(ctl, CRC_FROM);
         const end = Atomics.load(ctl, CRC_TO);

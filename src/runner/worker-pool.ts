@@ -1,6 +1,5 @@
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { Catalog } from '../catalog/catalog.ts';
 import { startModuleWorker } from '../threads.ts';
 
 // Booting a shard's worker thread takes ~250 ms alone and ~450 ms for two at once here:
@@ -25,12 +24,12 @@ interface Prestarted {
 const pool: Prestarted[] = [];
 
 /**
- * Starts up to `count` shard workers ahead of a run (at most {@link MAX_PRESTARTED} in all).
- * They keep nothing alive: if no run takes them, the process ends as if they did not exist.
+ * Starts up to `count` shard workers ahead of a run (at most `max` waiting in all). They
+ * keep nothing alive: if no run takes them, the process ends as if they did not exist.
  */
-export function prestartShardWorkers(count: number): void {
-  const wanted = Math.min(Math.floor(count), MAX_PRESTARTED);
-  while (pool.length < wanted) {
+export function prestartShardWorkers(count: number, max = MAX_PRESTARTED): void {
+  const wanted = Math.min(Math.floor(count), max);
+  while (prestartedShardWorkers() < wanted) {
     const entry: Prestarted = { worker: startModuleWorker(SHARD_WORKER_MODULE, undefined), failed: false };
     // A worker that failed to boot, or ended, is not handed out (the run spawns a new one).
     const failed = () => {
@@ -65,35 +64,64 @@ export function prestartedShardWorkers(): number {
 export type UnfinishedShards = (runsDir: string, id: string) => number;
 
 /**
- * The worker threads a command line will need: K for `run … --workers K` (or `-w K`,
- * `--workers=K`) with K > 1; for `resume <id>` of a sharded run, its unfinished shards (from
- * the catalog in `--runs-dir`, else $MMRUN_RUNS_DIR, else ./runs); else 0. Only a hint to
- * start workers early: the command's own parsing and checks decide, and refuse, later.
+ * The options of `run` and `resume` (and the global ones) that take a value, as the next
+ * word unless written `--name=value`: their values are not the command or its operands.
  */
-export function workersWanted(
+const WITH_VALUE = new Set([
+  '--runs-dir',
+  '--iterations',
+  '-n',
+  '--seed',
+  '--param',
+  '-p',
+  '--id',
+  '--flush-every',
+  '--flush-interval',
+  '--segment-rows',
+  '--workers',
+  '-w',
+  '--shard',
+  '--shard-count',
+  '--checkpoint-signal',
+  '--preempt-signal',
+]);
+
+/** The value of option `names` (`--name value`, `--name=value`, `-w4`), the last one given. */
+function optionValue(args: readonly string[], names: readonly string[]): string | undefined {
+  let value: string | undefined;
+  args.forEach((arg, k) => {
+    for (const name of names) {
+      if (arg === name) value = args[k + 1];
+      else if (arg.startsWith(`${name}=`)) value = arg.slice(name.length + 1);
+      else if (name.length === 2 && arg.startsWith(name) && /^\d+$/.test(arg.slice(2))) value = arg.slice(2);
+    }
+  });
+  return value;
+}
+
+/**
+ * The worker threads a command line will need: K for `run … --workers K` (or `-w K`,
+ * `--workers=K`, `-wK`) with K > 1; for `resume <id>` of a sharded run, its unfinished
+ * shards (counted in the catalog of `--runs-dir`, else $MMRUN_RUNS_DIR, else ./runs); else 0.
+ * Only a hint to start workers early: the command's own parsing and checks decide, and
+ * refuse, later.
+ */
+export async function workersWanted(
   args: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
-  unfinishedShards: UnfinishedShards = Catalog.peekUnfinishedShards,
-): number {
-  // The words that are not options (nor the value of --runs-dir): the command, then its operands.
-  const words = args.filter((arg, k) => !arg.startsWith('-') && args[k - 1] !== '--runs-dir');
+  unfinishedShards?: UnfinishedShards,
+): Promise<number> {
+  // The words that are neither options nor their values: the command, then its operands.
+  const words = args.filter((arg, k) => !arg.startsWith('-') && !WITH_VALUE.has(args[k - 1] ?? ''));
   if (words[0] === 'resume') {
     const id = words[1];
     if (id === undefined) return 0;
-    let runsDir = env.MMRUN_RUNS_DIR ?? 'runs';
-    args.forEach((arg, k) => {
-      if (arg === '--runs-dir' && args[k + 1] !== undefined) runsDir = args[k + 1]!;
-      else if (arg.startsWith('--runs-dir=')) runsDir = arg.slice('--runs-dir='.length);
-    });
-    return unfinishedShards(path.resolve(runsDir), id);
+    const runsDir = path.resolve(optionValue(args, ['--runs-dir']) ?? env.MMRUN_RUNS_DIR ?? 'runs');
+    // The catalog's module only when needed: `run` starts its workers without waiting for it.
+    const count = unfinishedShards ?? (await import('../catalog/catalog.ts')).Catalog.peekUnfinishedShards;
+    return count(runsDir, id);
   }
   if (words[0] !== 'run') return 0;
-  let value: string | undefined;
-  args.forEach((arg, k) => {
-    if (arg === '--workers' || arg === '-w') value = args[k + 1];
-    else if (arg.startsWith('--workers=')) value = arg.slice('--workers='.length);
-    else if (arg.startsWith('-w=')) value = arg.slice(3);
-  });
-  const workers = Number(value);
+  const workers = Number(optionValue(args, ['--workers', '-w']));
   return Number.isSafeInteger(workers) && workers > 1 ? workers : 0;
 }

@@ -508,10 +508,13 @@ describe('sharded runs', () => {
     catalog.checkpointShard('s', 1, 600, null);
     expect(Catalog.peekUnfinishedShards(dir, 's')).toBe(2);
     catalog.close();
-    // Closed: no -wal or -shm left; a read-only connection still reads it, and changes nothing.
+    // Closed (no -wal or -shm left): a read-only connection still reads it and writes nothing
+    // into it (SQLite may create an empty -wal and the -shm beside it).
     const before = fileHash(path.join(dir, CATALOG_FILE));
     expect(Catalog.peekUnfinishedShards(dir, 's')).toBe(2);
     expect(fileHash(path.join(dir, CATALOG_FILE))).toBe(before);
+    const wal = path.join(dir, `${CATALOG_FILE}-wal`);
+    expect(fs.existsSync(wal) ? fs.statSync(wal).size : 0).toBe(0);
     expect(Catalog.peekUnfinishedShards(dir, 'one')).toBe(0);
     expect(Catalog.peekUnfinishedShards(dir, 'nope')).toBe(0);
     expect(Catalog.peekUnfinishedShards(path.join(dir, 'missing'), 's')).toBe(0);

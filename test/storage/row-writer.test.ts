@@ -220,6 +220,12 @@ describe('compileRowWriter: bad rows (BAD_ROW naming the column and the iteratio
       }
     }
     expect(failedAt).toBe(2 * KEY_CHECK_EVERY);
+
+    // Rows whose keys are not counted still have every declared column checked.
+    const { j: _, ...missing } = mixedRow();
+    const e = thrown(() => later(missing, 7, 2 * KEY_CHECK_EVERY + 5));
+    expect(e.message).toContain("iteration 7: missing column 'j'");
+    expect(thrown(() => later({ ...mixedRow(), j: 1.5 }, 8, 2 * KEY_CHECK_EVERY + 6)).message).toContain("column 'j'");
   });
 
   it('a missing column', () => {
