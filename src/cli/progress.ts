@@ -28,10 +28,7 @@ export function progressReporter(options: { quiet: boolean; stream?: NodeJS.Writ
       },
     };
   }
-  const log = pino(
-    { base: undefined, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: 2, sync: true }),
-  );
+  const log = progressLog();
   let last = 0;
   return {
     onProgress: (p) => {
@@ -56,6 +53,11 @@ export function progressReporter(options: { quiet: boolean; stream?: NodeJS.Writ
 }
 
 const eta = (p: Progress) => (p.rowsPerSecond > 0 ? ((p.iterations - p.rows) / p.rowsPerSecond) * 1000 : Number.NaN);
+
+/** Progress as pino JSON lines on stderr (synchronous, so none is lost at exit), for a non-terminal. */
+export function progressLog(): pino.Logger {
+  return pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
+}
 
 /** "walk-…  45.2%  4,512,000/10,000,000  3,912,442 rows/s  ETA 1 min 24 s  flushed 4,000,000 0.3 s ago  at risk 512,000 rows" */
 export function progressLine(p: Progress): string {

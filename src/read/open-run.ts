@@ -4,6 +4,7 @@ import { RunRows } from '../export/rows.ts';
 import { resolveRunsDir } from '../runner/run.ts';
 import { type ColumnSpec, type ColumnsSpec, DTYPE_SIZE, type Field, type RowLayout } from '../storage/dtype.ts';
 import {
+  dataViewReadSource,
   type NumericArray,
   readElement,
   type StridedColumn,
@@ -317,7 +318,6 @@ function compileRows<C extends ColumnsSpec>(
   const setup: string[] = [];
   const props: string[] = [];
   layout.fields.forEach((f, c) => {
-    const size = DTYPE_SIZE[f.dtype];
     setup.push(`const p${c} = seg.column(${JSON.stringify(f.name)});`);
     // `__proto__` as a plain key would set the prototype; a computed key never does.
     const key = f.name === '__proto__' ? `[${JSON.stringify(f.name)}]` : JSON.stringify(f.name);
@@ -330,7 +330,7 @@ function compileRows<C extends ColumnsSpec>(
         `const a${c} = p${c}.aligned ? p${c}.array : null, s${c} = p${c}.aligned ? p${c}.stride : 0;`,
         `const d${c} = p${c}.aligned ? null : p${c}.view, o${c} = p${c}.aligned ? 0 : p${c}.byteOffset;`,
       );
-      const dv = `d${c}.${DATAVIEW_GET[f.dtype]}(o${c} + r * ${layout.itemsize}${size > 1 ? ', true' : ''})`;
+      const dv = dataViewReadSource(f.dtype, `d${c}`, `o${c} + r * ${layout.itemsize}`);
       const direct = `a${c}[r * s${c}]`;
       value =
         f.dtype === 'bool' ? `(a${c} !== null ? ${direct} : ${dv}) !== 0` : `(a${c} !== null ? ${direct} : ${dv})`;
@@ -348,15 +348,3 @@ function compileRows<C extends ColumnsSpec>(
     segments: readonly SegmentView[],
   ) => Generator<ReadRow<C>, void, undefined>;
 }
-
-const DATAVIEW_GET: Readonly<Record<Field['dtype'], string>> = {
-  f8: 'getFloat64',
-  f4: 'getFloat32',
-  i1: 'getInt8',
-  i2: 'getInt16',
-  i4: 'getInt32',
-  u1: 'getUint8',
-  u2: 'getUint16',
-  u4: 'getUint32',
-  bool: 'getUint8',
-};

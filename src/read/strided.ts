@@ -33,6 +33,27 @@ export const TYPED_ARRAY: Readonly<Record<ScalarDtype, TypedArrayConstructor>> =
   bool: Uint8Array,
 };
 
+/** The DataView getter of each dtype, for generated code (see {@link dataViewReadSource}). */
+const DATAVIEW_GETTER: Readonly<Record<ScalarDtype, string>> = {
+  f8: 'getFloat64',
+  f4: 'getFloat32',
+  i1: 'getInt8',
+  i2: 'getInt16',
+  i4: 'getInt32',
+  u1: 'getUint8',
+  u2: 'getUint16',
+  u4: 'getUint32',
+  bool: 'getUint8',
+};
+
+/**
+ * Source text of an expression that reads a `dtype` value, little-endian, from DataView
+ * `view` at byte `offset` (both source text), for the generated readers and kernels.
+ */
+export function dataViewReadSource(dtype: ScalarDtype, view: string, offset: string): string {
+  return `${view}.${DATAVIEW_GETTER[dtype]}(${offset}${DTYPE_SIZE[dtype] > 1 ? ', true' : ''})`;
+}
+
 /** Typed arrays use the platform's byte order; the files are little-endian. */
 export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 

@@ -189,11 +189,11 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
       pages?.flushed(i - segFirst);
       crashPoint('after-msync');
       if (stopping) crashPoint('graceful-stop');
-      const crc =
-        partial && partial.end >= from && partial.end <= to
-          ? crc32cOf(segment.data.subarray(partial.end, to), partial.crc32c)
-          : crc32cOf(segment.data.subarray(from, to));
-      helperChecksummed += partial && partial.end >= from && partial.end <= to ? partial.end - from : 0;
+      const helped = partial !== undefined && partial.end >= from && partial.end <= to ? partial : undefined;
+      const crc = helped
+        ? crc32cOf(segment.data.subarray(helped.end, to), helped.crc32c)
+        : crc32cOf(segment.data.subarray(from, to));
+      helperChecksummed += helped ? helped.end - from : 0;
       checksum = { startRow: flushedRows, endRow: i, crc32c: crc };
     }
     s.commit(i, state, checksum);

@@ -3,7 +3,7 @@
 // and has no per-value dispatch. Every kernel reads `rows` rows from element (or byte)
 // index `p` on, `stride` elements (bytes) apart, `L` consecutive elements per row.
 
-import type { NumericArray } from '../read/strided.ts';
+import { dataViewReadSource, type NumericArray } from '../read/strided.ts';
 import { DTYPE_SIZE, type ScalarDtype } from '../storage/dtype.ts';
 
 /** Fields of a kernel's state (a Float64Array per column), carried from call to call. */
@@ -43,18 +43,6 @@ export type HistogramKernel = (
   counts: Float64Array,
 ) => void;
 
-const GETTER: Readonly<Record<ScalarDtype, string>> = {
-  f8: 'getFloat64',
-  f4: 'getFloat32',
-  i1: 'getInt8',
-  i2: 'getInt16',
-  i4: 'getInt32',
-  u1: 'getUint8',
-  u2: 'getUint16',
-  u4: 'getUint32',
-  bool: 'getUint8',
-};
-
 /** Histogram bins of the small integer dtypes: bin = value + bias. */
 export const HISTOGRAM: Readonly<Partial<Record<ScalarDtype, { readonly bins: number; readonly bias: number }>>> = {
   i1: { bins: 256, bias: 128 },
@@ -67,15 +55,14 @@ export const HISTOGRAM: Readonly<Partial<Record<ScalarDtype, { readonly bins: nu
 /** The loop over the values: `body` sees `x`; rows from `p`, `L` elements each. */
 function loop(dtype: ScalarDtype, aligned: boolean, vector: boolean, body: string): string {
   const size = DTYPE_SIZE[dtype];
-  const read = (index: string) => (aligned ? `a[${index}]` : `a.${GETTER[dtype]}(${index}${size > 1 ? ', true' : ''})`);
+  const read = (index: string) => (aligned ? `a[${index}]` : dataViewReadSource(dtype, 'a', index));
   if (!vector) return `for (let q = p; q < end; q += stride) { const x = ${read('q')}; ${body} }`;
   const element = aligned ? 'q + e' : `q + e * ${size}`;
   return `for (let q = p; q < end; q += stride) { for (let e = 0; e < L; e++) { const x = ${read(element)}; ${body} } }`;
 }
 
 function momentSource(dtype: ScalarDtype, aligned: boolean, vector: boolean, careful: boolean): string {
-  const size = DTYPE_SIZE[dtype];
-  const first = aligned ? 'a[p]' : `a.${GETTER[dtype]}(p${size > 1 ? ', true' : ''})`;
+  const first = aligned ? 'a[p]' : dataViewReadSource(dtype, 'a', 'p');
   const minmax = 'if (x < mn) mn = x; if (x > mx) mx = x;';
   const add = 'const d = x - K; s += d; s2 += d * d;';
   const body = careful

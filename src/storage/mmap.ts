@@ -131,11 +131,19 @@ export const MADV_PAGEOUT = 21;
  * where it cannot be reclaimed). Returns false if the kernel refused the advice.
  */
 export function pageOut(view: Buffer, fileOffset: number, from: number, to: number): boolean {
+  return adviseWholePages(view, fileOffset, from, to, MADV_PAGEOUT);
+}
+
+/**
+ * madvise(`advice`) on the whole pages inside bytes [from, to) of `view`, whose byte 0 lies at
+ * file offset `fileOffset`; false if the kernel refused the advice.
+ */
+function adviseWholePages(view: Buffer, fileOffset: number, from: number, to: number, advice: number): boolean {
   const start = Math.ceil((fileOffset + from) / PAGE_SIZE) * PAGE_SIZE - fileOffset;
   const end = Math.floor((fileOffset + to) / PAGE_SIZE) * PAGE_SIZE - fileOffset;
   if (end <= start) return true;
   try {
-    binding.advise(view, start, end - start, MADV_PAGEOUT);
+    binding.advise(view, start, end - start, advice);
     return true;
   } catch {
     return false;
@@ -148,15 +156,7 @@ export function pageOut(view: Buffer, fileOffset: number, from: number, to: numb
  * writing (MADV_POPULATE_WRITE). Returns false if the kernel refused (before Linux 5.14).
  */
 export function populateWrite(view: Buffer, fileOffset: number, from: number, to: number): boolean {
-  const start = Math.ceil((fileOffset + from) / PAGE_SIZE) * PAGE_SIZE - fileOffset;
-  const end = Math.floor((fileOffset + to) / PAGE_SIZE) * PAGE_SIZE - fileOffset;
-  if (end <= start) return true;
-  try {
-    binding.advise(view, start, end - start, MADV_POPULATE_WRITE);
-    return true;
-  } catch {
-    return false;
-  }
+  return adviseWholePages(view, fileOffset, from, to, MADV_POPULATE_WRITE);
 }
 
 /** Hints the kernel that the mapping will be read front to back. */

@@ -1,4 +1,3 @@
-import pino from 'pino';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { MmrunError } from '../../errors.ts';
 import { QUANTILE_NAMES } from '../../stats/quantiles.ts';
@@ -11,6 +10,7 @@ import {
 } from '../../stats/stats.ts';
 import { deferred } from '../deferred.ts';
 import { count, duration, say, table } from '../output.ts';
+import { progressLog } from '../progress.ts';
 import { runsDirFlag } from '../report.ts';
 
 interface StatsArgs {
@@ -124,9 +124,7 @@ function progressReporter(stream: NodeJS.WriteStream = process.stderr): {
   let shown = false;
   let enabled = false;
   let lastLog = 0;
-  const log = stream.isTTY
-    ? undefined
-    : pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
+  const log = stream.isTTY ? undefined : progressLog();
   return {
     start: (plan) => {
       enabled = plan.rows > 0 && (!stream.isTTY || plan.bytes >= 64 << 20);
