@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// mmrun's entry point. It runs the CLI in this very process (kill -9 of this pid stops the
-// work): tsx's loader is registered in-process so that the TypeScript sources and users'
-// .ts experiments load without a build step.
-import { register } from 'tsx/esm/api';
+// mmrun's entry point. It runs the compiled CLI (dist/) in this very process: kill -9 of
+// this pid stops the work. No loader is registered: a user's TypeScript experiment is
+// bundled by esbuild when a command loads it (src/bundle/).
+import module from 'node:module';
 
-register();
-// `run --workers K`, `resume` of a sharded run: the shard workers boot (tsx, modules) while
-// the CLI loads its own.
-const { workersWanted, prestartShardWorkers } = await import('../src/runner/worker-pool.ts');
+// Node ≥ 22.1 keeps V8's compiled code of mmrun's modules on disk between commands.
+module.enableCompileCache?.();
+// `run --workers K`, `resume` of a sharded run: the shard workers boot while the CLI loads
+// its own modules.
+const { workersWanted, prestartShardWorkers } = await import('../dist/runner/worker-pool.js');
 prestartShardWorkers(await workersWanted(process.argv.slice(2)));
-await import('../src/cli/main.ts');
+await import('../dist/cli/main.js');

@@ -1,6 +1,37 @@
+import * as path from 'node:path';
 import { type TransferListItem, Worker } from 'node:worker_threads';
 
-/** A small helper thread running plain CommonJS source (no TypeScript loader needed). */
+/**
+ * The URL of module `name` in the folder of `base` (an `import.meta.url`), with `base`'s
+ * extension: `.js` in the compiled package, `.ts` when running from the sources (tests).
+ * @example siblingModule(import.meta.url, 'shard-worker') // …/runner/shard-worker.js
+ */
+export function siblingModule(base: string, name: string): string {
+  return new URL(`./${name}${path.extname(new URL(base).pathname)}`, base).href;
+}
+
+// From the sources (vitest, benchmarks), a worker module is TypeScript that a worker
+// thread cannot load by itself: such a worker registers tsx (a development dependency)
+// first. The published package runs compiled JavaScript and never gets here.
+const TS_WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+import(workerData.__tsx)
+  .then(({ register }) => { register(); return import(workerData.__module); })
+  .catch((error) => { setImmediate(() => { throw error; }); });
+`;
+
+/** Starts a worker thread running the module at `module` (a file URL) with `workerData`. */
+function spawn(module: string, workerData: Record<string, unknown>, transferList: TransferListItem[] = []): Worker {
+  if (!module.endsWith('.ts')) return new Worker(new URL(module), { workerData, transferList });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return new Worker(TS_WORKER_SOURCE, {
+    eval: true,
+    workerData: { ...workerData, __tsx: tsx, __module: module },
+    transferList,
+  });
+}
+
+/** A small helper thread (a timer, a heartbeat, the page helper). */
 export interface Helper {
   /** Resolves once the thread runs; rejects if it could not start (e.g. the thread limit). */
   readonly ready: Promise<void>;
@@ -9,11 +40,12 @@ export interface Helper {
 }
 
 /**
- * Starts `source` in a worker thread with `data` as its workerData. Once running, the thread
- * never keeps the process alive by itself; `stop()` sends it a message and waits for it to exit.
+ * Starts the module `module` (see {@link siblingModule}) in a worker thread with `data` as
+ * its workerData. Once running, the thread never keeps the process alive by itself;
+ * `stop()` sends it a message and waits for it to exit.
  */
-export function startHelper(source: string, data: unknown): Helper {
-  const worker = new Worker(source, { eval: true, workerData: data });
+export function startHelper(module: string, data: object): Helper {
+  const worker = spawn(module, { ...data });
   // Referenced until it runs, so that awaiting `ready` keeps the process alive.
   const ready = new Promise<void>((resolve, reject) => {
     worker.once('online', () => {
@@ -39,29 +71,11 @@ export function startHelper(source: string, data: unknown): Helper {
   };
 }
 
-// Every worker registers tsx before importing its module: loader hooks registered in the
-// main thread do not reach worker threads on Node 20, and mmrun's sources are TypeScript.
-// tsx is found from here, by absolute URL: an eval'd worker resolves bare names from the
-// process's working directory, which may be anywhere.
-const TS_WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-import(workerData.tsx)
-  .then(({ register }) => { register(); return import(workerData.module); })
-  .catch((error) => { setImmediate(() => { throw error; }); });
-`;
-
-const TSX_API = import.meta.resolve('tsx/esm/api');
-
 /**
- * Starts a worker thread that runs the TypeScript (or JavaScript) module at `module` (a
- * file URL, e.g. `new URL('./worker.ts', import.meta.url).href`). The module reads its
- * input from `workerData.input` and talks through `parentPort`. A failure to load is the
- * worker's `error` event.
+ * Starts a worker thread that runs the module at `module` (see {@link siblingModule}). The
+ * module reads its input from `workerData.input` and talks through `parentPort`. A failure
+ * to load is the worker's `error` event.
  */
 export function startModuleWorker(module: string, input: unknown, transferList: TransferListItem[] = []): Worker {
-  return new Worker(TS_WORKER_SOURCE, {
-    eval: true,
-    workerData: { module, input, tsx: TSX_API },
-    transferList,
-  });
+  return spawn(module, { input }, transferList);
 }

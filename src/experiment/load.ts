@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
+import { fileURLToPath } from 'node:url';
+import { type Bundle, BundleError, bundleModule } from '../bundle/bundle.ts';
 import { MmrunError, show } from '../errors.ts';
 import { layoutOf, type RowLayout } from '../storage/dtype.ts';
 import type { Experiment, ParamValue } from './define.ts';
@@ -15,6 +15,8 @@ export interface LoadedExperiment {
   readonly path: string;
   /** sha256 of the module file's bytes. */
   readonly sourceHash: string;
+  /** The ES module that was imported (the experiment and its local imports, bundled). */
+  readonly bundle: Bundle;
   readonly layout: RowLayout;
   readonly params: Readonly<Record<string, ParamValue>>;
 }
@@ -22,7 +24,7 @@ export interface LoadedExperiment {
 /** The examples shipped with mmrun, found by name from any directory. */
 export const BUILTIN_EXPERIMENTS_DIR = fileURLToPath(new URL('../../experiments/', import.meta.url));
 
-const EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'];
+const EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
 
 /**
  * Finds an experiment: a path to a module, or the name of a file in `./experiments/`
@@ -67,34 +69,65 @@ export async function loadExperiment(file: string): Promise<LoadedExperiment> {
     });
   }
   const sourceHash = hashFile(abs);
-  let exported: unknown;
+  let bundle: Bundle;
   try {
-    // tsx compiles TypeScript in-process. Keyed by content, a changed file is imported
-    // afresh, never served from the module cache. A file outside any `"type": "module"`
-    // package is CommonJS to Node; its `export default` then arrives one level down.
-    const mod = (await tsImport(`${pathToFileURL(abs).href}?sha256=${sourceHash}`, import.meta.url)) as {
-      default?: unknown;
-    };
-    exported = mod.default;
-    const cjs = exported as { __esModule?: boolean; default?: unknown } | undefined;
-    if (cjs !== null && typeof cjs === 'object' && cjs.__esModule === true) exported = cjs.default;
+    // Bundled once (esbuild): TypeScript or JavaScript, ESM or CommonJS, whatever the
+    // package's `type`; worker threads import the same file.
+    bundle = await bundleModule(abs);
   } catch (cause) {
-    const first = String((cause as Error)?.message ?? cause).split('\n')[0];
-    throw new MmrunError('EXPERIMENT_LOAD_FAILED', `importing ${abs} failed: ${first}`, {
+    if (!(cause instanceof BundleError)) throw cause;
+    throw new MmrunError('EXPERIMENT_LOAD_FAILED', `compiling ${abs} failed: ${cause.message}`, {
       cause,
-      remedy: 'fix the module so that it loads (run with --verbose for the stack)',
+      remedy: 'fix the module (or the import it names) so that it compiles',
     });
   }
-  const experiment = validateExperiment(exported, abs);
+  return loadBundledExperiment(bundle, abs, sourceHash);
+}
+
+/**
+ * The experiment of a bundle already made by {@link loadExperiment} (in another thread):
+ * imports it and validates its default export, compiling nothing.
+ */
+export async function loadBundledExperiment(
+  bundle: Bundle,
+  abs: string,
+  sourceHash: string,
+): Promise<LoadedExperiment> {
+  const experiment = validateExperiment(await importExperiment(bundle.url, abs), abs);
   const name = experiment.name ?? path.basename(abs).replace(/\.[^.]+$/, '');
   return {
     experiment,
     name,
     path: abs,
     sourceHash,
+    bundle,
     layout: layoutOf(experiment.columns, `experiment '${name}'`),
     params: { ...(experiment.params ?? {}) },
   };
+}
+
+/**
+ * Imports a bundled experiment (see {@link loadExperiment}) and returns its default export;
+ * `file` is the experiment's own path, for messages. Worker threads call this with the
+ * bundle the main thread made: no compiler runs in them.
+ * @throws MmrunError EXPERIMENT_LOAD_FAILED when evaluating the module throws.
+ */
+export async function importExperiment(url: string, file: string): Promise<unknown> {
+  try {
+    const mod = (await import(url)) as { default?: unknown };
+    let exported = mod.default;
+    // A CommonJS module (`module.exports = …`, or TypeScript's `exports.default = …`) arrives
+    // as the default export; its own default one level down.
+    const cjs = exported as { __esModule?: boolean; default?: unknown } | undefined;
+    if (cjs !== null && typeof cjs === 'object' && cjs.__esModule === true) exported = cjs.default;
+    return exported;
+  } catch (cause) {
+    const first = String((cause as Error)?.message ?? cause).split('\n')[0];
+    throw new MmrunError('EXPERIMENT_LOAD_FAILED', `importing ${file} failed: ${first}`, {
+      cause,
+      remedy: 'fix the module so that it loads (run with --verbose for the stack)',
+    });
+  }
 }
 
 /** Checks the shape of an experiment object; the messages say what is missing and how to fix it. */

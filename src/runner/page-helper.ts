@@ -1,12 +1,31 @@
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import { MmrunError } from '../errors.ts';
 import { MADV_DONTNEED, MADV_POPULATE_WRITE, MMAP_ADDON, MMAP_BINARY, PAGE_SIZE } from '../storage/mmap.ts';
 import type { Segment } from '../storage/segment.ts';
-import { startHelper } from '../threads.ts';
-
-/** @node-rs/crc32, by absolute path, for the helper thread (an eval'd worker resolves bare names from the working directory). */
-const CRC32C_MODULE = createRequire(import.meta.url).resolve('@node-rs/crc32');
+import { siblingModule, startHelper } from '../threads.ts';
+import {
+  AT,
+  CRC_FROM,
+  CRC_GEN,
+  CRC_SEGMENT,
+  CRC_TO,
+  CRC_VALUE,
+  FLUSHED,
+  GEN,
+  LENGTH,
+  MAP_ERRNO,
+  OFFSET,
+  PATH_BYTES,
+  PATH_LENGTH,
+  PATH_START,
+  POPULATE_ERRNO,
+  POPULATED,
+  SEQ,
+  STOP,
+  SYNC_ERRNO,
+  SYNCED,
+  WAKE,
+} from './page-helper-slots.ts';
 
 // A helper thread that takes two kinds of kernel work on the loop's pages off the loop
 // thread. It maps the segment the loop writes (its own mapping of the same file: same page
@@ -46,6 +65,9 @@ const CRC32C_MODULE = createRequire(import.meta.url).resolve('@node-rs/crc32');
 // its write position (one atomic store) and wakes the helper only when it asked to be woken
 // at that position (once per few MiB): nothing on the per-iteration path.
 
+/** The helper thread's module. */
+const PAGE_HELPER_THREAD = siblingModule(import.meta.url, 'page-helper-thread');
+
 /** Bytes kept populated ahead of the loop's write position. */
 export const PREFAULT_LEAD = 16 << 20;
 
@@ -54,185 +76,6 @@ export const WRITE_BEHIND_CHUNK = 8 << 20;
 
 /** Bytes per madvise call. */
 const POPULATE_CHUNK = 2 << 20;
-
-// Int32 slots of the control block, then the path of the segment file (UTF-8).
-const SEQ = 0; // bumped and notified whenever the helper must look again
-const STOP = 1; // 1: the helper ends
-const GEN = 2; // seqlock over the segment fields: odd while the loop rewrites them
-const AT = 3; // the loop's write position: bytes from the start of the helper's mapping
-const WAKE = 4; // the helper wants SEQ bumped once AT reaches this
-const FLUSHED = 5; // the loop's msync'ed position, same unit: below it, nothing to write back
-const MAP_ERRNO = 6; // errno of a failed open/mmap: the helper stopped
-const POPULATE_ERRNO = 7; // errno of a refused MADV_POPULATE_WRITE: prefaulting stopped
-const SYNC_ERRNO = 8; // errno of a failed write-back msync: the helper stopped
-const LENGTH = 9; // bytes to map
-const OFFSET = 10; // file offset of the mapping (page-aligned)
-const PATH_LENGTH = 11;
-const POPULATED = 12; // the helper's progress ahead (bytes from the mapping's start), for tests
-const SYNCED = 13; // the helper's progress behind, same unit
-// The running CRC32C of the bytes the helper wrote back since the loop's last flush, under a
-// seqlock the helper alone writes: CRC_SEGMENT is the GEN of the mapping it was computed in,
-// [CRC_FROM, CRC_TO) the bytes it covers (same unit as AT), CRC_VALUE the CRC (as an int32).
-const CRC_GEN = 14;
-const CRC_SEGMENT = 15;
-const CRC_FROM = 16;
-const CRC_TO = 17;
-const CRC_VALUE = 18;
-const PATH_START = 128; // bytes: after the int32 slots above
-const PATH_BYTES = 4096;
-
-const SOURCE = `
-const { workerData, parentPort } = require('node:worker_threads');
-const fs = require('node:fs');
-const { lead, populateChunk, syncChunk, advice, dontneed, page, failWriteBack } = workerData;
-// CRC32C of what it writes back, so that the loop's flush only checksums the tail.
-let crc32c = null;
-try {
-  crc32c = require(workerData.crc).crc32c;
-} catch {}
-let prefault = workerData.prefault;
-const ctl = new Int32Array(workerData.shared, 0, ${PATH_START / 4});
-const pathBytes = new Uint8Array(workerData.shared, ${PATH_START}, ${PATH_BYTES});
-const NEVER = 2147483647;
-// The addon's errors say "madvise() failed, 22"; fs errors carry a (negative) errno.
-function errnoOf(error) {
-  if (typeof error?.errno === 'number') return Math.abs(error.errno);
-  const m = /failed, (\\d+)/.exec(String(error?.message));
-  return m ? Number(m[1]) : -1;
-}
-const floor = (at) => at - (at % page);
-// The compiled addon, loaded directly (its entry file would load node-pre-gyp to find it),
-// else through the entry file, whose loader parses process.argv: it gets no arguments.
-let mmap;
-const argv = process.argv;
-process.argv = argv.slice(0, 2);
-try {
-  mmap = require(workerData.binary ?? workerData.addon);
-} catch (error) {
-  Atomics.store(ctl, ${MAP_ERRNO}, errnoOf(error));
-} finally {
-  process.argv = argv;
-}
-// The entry file wraps the addon's raw msync as 'sync'. A test's preload that breaks msync
-// loads the entry file in every thread and replaces 'sync': this thread's write-back is then
-// broken the same way, as it must be.
-const msync =
-  typeof mmap?.sync === 'function'
-    ? (map, offset, length) => mmap.sync(map, offset, length, true, false)
-    : typeof mmap?.sync_lib_private__ === 'function'
-      ? (map, offset, length) => mmap.sync_lib_private__(map, offset, length, true, false)
-      : undefined;
-let gen = 0;
-let map = null;
-let length = 0;
-let populated = 0;
-let synced = 0;
-let crcFrom = -1;
-let crcTo = 0;
-let crc = 0;
-function follow() {
-  for (;;) {
-    const g = Atomics.load(ctl, ${GEN});
-    if ((g & 1) !== 0) continue;
-    const file = Buffer.from(pathBytes.subarray(0, Atomics.load(ctl, ${PATH_LENGTH}))).toString();
-    const size = Atomics.load(ctl, ${LENGTH});
-    const offset = Atomics.load(ctl, ${OFFSET});
-    const at = Atomics.load(ctl, ${AT});
-    if (Atomics.load(ctl, ${GEN}) !== g) continue;
-    gen = g;
-    map = null;
-    const fd = fs.openSync(file, 'r+');
-    try {
-      map = mmap.map(size, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd, offset);
-    } finally {
-      fs.closeSync(fd);
-    }
-    length = size;
-    crcFrom = -1;
-    populated = synced = floor(at);
-    Atomics.store(ctl, ${POPULATED}, populated);
-    Atomics.store(ctl, ${SYNCED}, synced);
-    return;
-  }
-}
-// Extends the running CRC up to byte "end" (bytes the loop wrote and the helper just wrote back),
-// starting over where the loop last flushed, and publishes it.
-function checksum(end) {
-  const from = Atomics.load(ctl, ${FLUSHED});
-  if (from !== crcFrom) {
-    crcFrom = from;
-    crcTo = from;
-    crc = 0;
-  }
-  if (end <= crcTo) return;
-  crc = crc32c(map.subarray(crcTo, end), crc) >>> 0;
-  crcTo = end;
-  Atomics.add(ctl, ${CRC_GEN}, 1);
-  Atomics.store(ctl, ${CRC_SEGMENT}, gen);
-  Atomics.store(ctl, ${CRC_FROM}, crcFrom);
-  Atomics.store(ctl, ${CRC_TO}, crcTo);
-  Atomics.store(ctl, ${CRC_VALUE}, crc | 0);
-  Atomics.add(ctl, ${CRC_GEN}, 1);
-}
-function populate() {
-  const n = Math.min(populateChunk, length - populated);
-  try {
-    mmap.advise(map, populated, n, advice);
-    mmap.advise(map, populated, n, dontneed);
-  } catch (error) {
-    Atomics.store(ctl, ${POPULATE_ERRNO}, errnoOf(error));
-    prefault = false;
-  }
-  populated += n;
-  Atomics.store(ctl, ${POPULATED}, populated);
-  return -1;
-}
-function work() {
-  if (Atomics.load(ctl, ${GEN}) !== gen) follow();
-  if (!map) return NEVER;
-  const at = Atomics.load(ctl, ${AT});
-  synced = Math.max(synced, floor(Atomics.load(ctl, ${FLUSHED})));
-  const end = floor(at);
-  // Where the loop got ahead, it faulted the pages itself: prefault goes on from where it writes.
-  if (prefault) populated = Math.max(populated, floor(at));
-  // Prefault first while less than half the lead is ready (else the loop would soon fault
-  // pages itself), then write-back, then the rest of the lead.
-  if (prefault && populated < Math.min(length, at + lead / 2)) return populate();
-  if (msync && end - synced >= syncChunk) {
-    try {
-      if (failWriteBack) throw new Error('msync() failed, 5');
-      msync(map, synced, end - synced);
-    } catch (error) {
-      Atomics.store(ctl, ${SYNC_ERRNO}, errnoOf(error));
-      throw error;
-    }
-    synced = end;
-    Atomics.store(ctl, ${SYNCED}, synced);
-    if (crc32c) checksum(end);
-    return -1;
-  }
-  if (prefault && populated < Math.min(length, at + lead)) return populate();
-  const ahead = prefault && populated < length ? populated - lead / 2 : NEVER;
-  return Math.min(ahead, synced + syncChunk);
-}
-while (mmap && Atomics.load(ctl, ${STOP}) === 0) {
-  const seq = Atomics.load(ctl, ${SEQ});
-  let wake;
-  try {
-    wake = work();
-  } catch (error) {
-    if (Atomics.load(ctl, ${SYNC_ERRNO}) === 0) Atomics.store(ctl, ${MAP_ERRNO}, errnoOf(error));
-    break;
-  }
-  if (wake < 0) continue;
-  Atomics.store(ctl, ${WAKE}, wake);
-  if (Atomics.load(ctl, ${AT}) >= wake) continue;
-  Atomics.wait(ctl, ${SEQ}, seq);
-}
-map = null;
-Atomics.store(ctl, ${WAKE}, NEVER);
-parentPort.once('message', () => parentPort.close());
-`;
 
 /** Options of {@link startPageHelper}. */
 export interface PageHelperOptions {
@@ -376,11 +219,10 @@ export function startPageHelper(options: PageHelperOptions = {}): PageHelper {
   const shared = new SharedArrayBuffer(PATH_START + PATH_BYTES);
   const ctl = new Int32Array(shared, 0, PATH_START / 4);
   const pathBytes = new Uint8Array(shared, PATH_START, PATH_BYTES);
-  const helper = startHelper(SOURCE, {
+  const helper = startHelper(PAGE_HELPER_THREAD, {
     shared,
     addon: MMAP_ADDON,
     binary: MMAP_BINARY,
-    crc: CRC32C_MODULE,
     prefault: options.prefault ?? true,
     lead: options.lead ?? PREFAULT_LEAD,
     populateChunk: POPULATE_CHUNK,

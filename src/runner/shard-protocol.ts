@@ -1,5 +1,6 @@
 // What a run's coordinator (the main thread, owner of the catalog) and the worker thread
 // of one shard say to each other. Plain data only: it crosses threads by structured clone.
+import type { Bundle } from '../bundle/bundle.ts';
 import type { RangeChecksum } from '../catalog/catalog.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { ShardInfo } from '../experiment/define.ts';
@@ -10,8 +11,10 @@ export interface ShardInput {
   readonly runId: string;
   readonly runDir: string;
   readonly experimentPath: string;
-  /** The source the coordinator validated; the worker refuses another. */
+  /** sha256 of the experiment file the coordinator validated. */
   readonly sourceHash: string;
+  /** The coordinator's bundle of the experiment: the worker imports it, compiling nothing. */
+  readonly bundle: Bundle;
   readonly columns: Readonly<Record<string, unknown>>;
   readonly totalRows: number;
   readonly segmentRows: number;

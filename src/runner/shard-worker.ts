@@ -3,8 +3,8 @@
 // leaves every commit to the coordinator, which owns the catalog. It runs the same loop as
 // a run with one worker.
 import { parentPort, workerData } from 'node:worker_threads';
-import { MmrunError } from '../errors.ts';
-import { loadExperiment } from '../experiment/load.ts';
+import type { MmrunError } from '../errors.ts';
+import { loadBundledExperiment } from '../experiment/load.ts';
 import { CounterRng } from '../experiment/rng.ts';
 import { layoutOf } from '../storage/dtype.ts';
 import { SegmentedArray } from '../storage/segmented-array.ts';
@@ -45,14 +45,8 @@ async function main(): Promise<void> {
   const log = openRunLog(input.runDir, { run: runId, shard: shard.index });
   let outcome: Awaited<ReturnType<typeof runLoop>>;
   try {
-    const loaded = await loadExperiment(input.experimentPath);
-    if (loaded.sourceHash !== input.sourceHash) {
-      throw new MmrunError(
-        'EXPERIMENT_CHANGED',
-        `${loaded.path} changed while run '${runId}' was starting (sha256 ${input.sourceHash.slice(0, 12)} expected, ${loaded.sourceHash.slice(0, 12)} found)`,
-        { remedy: 'leave the file alone while a run starts, then `mmrun resume` it' },
-      );
-    }
+    // The bundle the coordinator made and checked: nothing is compiled here.
+    const loaded = await loadBundledExperiment(input.bundle, input.experimentPath, input.sourceHash);
     const layout = layoutOf(input.columns, `run '${runId}'`);
     const array = new SegmentedArray(
       input.runDir,

@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import type { Bundle } from '../bundle/bundle.ts';
 import type { Catalog, RunRecord, ShardRecord } from '../catalog/catalog.ts';
 import { startHeartbeat } from '../catalog/heartbeat.ts';
 import { MmrunError } from '../errors.ts';
@@ -22,6 +23,8 @@ export interface ShardSession {
   readonly array: SegmentedArray;
   readonly experimentPath: string;
   readonly sourceHash: string;
+  /** The experiment as bundled by the coordinator; every worker imports this file. */
+  readonly bundle: Bundle;
   readonly log: Logger;
   readonly policy: FlushPolicy;
   readonly stop: AbortSignal | undefined;
@@ -89,6 +92,7 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
       runDir: s.runDir,
       experimentPath: s.experimentPath,
       sourceHash: s.sourceHash,
+      bundle: s.bundle,
       columns: run.columns,
       totalRows: run.iterations,
       segmentRows: run.segmentRows,

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { startModuleWorker } from '../threads.ts';
+import { siblingModule, startModuleWorker } from '../threads.ts';
 
 // Booting a shard's worker thread takes ~250 ms alone and ~450 ms for two at once here:
 // tsx's API, `register()` (which starts tsx's own loader thread), and mmrun's module graph
@@ -11,7 +11,7 @@ import { startModuleWorker } from '../threads.ts';
 // (shard-protocol.ts); one that is never taken is unreferenced and ends with the process.
 
 /** The shard worker's module (a file URL). */
-export const SHARD_WORKER_MODULE = new URL('./shard-worker.ts', import.meta.url).href;
+export const SHARD_WORKER_MODULE = siblingModule(import.meta.url, 'shard-worker');
 
 /** The most workers started ahead of a run; a run that needs more spawns the rest itself. */
 export const MAX_PRESTARTED = 64;

@@ -6,7 +6,7 @@ import { MmrunError, show } from '../errors.ts';
 import { DEFAULT_CHUNK_BYTES, RunRows } from '../export/rows.ts';
 import { resolveRunsDir } from '../runner/run.ts';
 import type { ScalarDtype } from '../storage/dtype.ts';
-import { startModuleWorker } from '../threads.ts';
+import { siblingModule, startModuleWorker } from '../threads.ts';
 import { selectColumns } from './columns.ts';
 import { HISTOGRAM } from './kernels.ts';
 import { emptyRecord, finishRecord, histogramMoments, type Moments, mergeRecord, RECORD } from './moments.ts';
@@ -276,7 +276,7 @@ function progressReporter(
   };
 }
 
-const WORKER = new URL('./worker.ts', import.meta.url).href;
+const WORKER = siblingModule(import.meta.url, 'worker');
 
 interface StartedWorker {
   readonly worker: Worker;

@@ -89,6 +89,7 @@ describe('a prestarted shard worker', () => {
       runDir,
       experimentPath: loaded.path,
       sourceHash: loaded.sourceHash,
+      bundle: loaded.bundle,
       columns: { n: 'u4' },
       totalRows: rows,
       segmentRows: rows,

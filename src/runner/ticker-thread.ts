@@ -1,0 +1,16 @@
+// The ticker's thread (see ticker.ts): raises a flag in shared memory every `ms`.
+import { parentPort, workerData } from 'node:worker_threads';
+
+/** What the thread is started with (its workerData). */
+export interface TickerThreadData {
+  readonly shared: SharedArrayBuffer;
+  readonly ms: number;
+}
+
+const { shared, ms } = workerData as TickerThreadData;
+const flag = new Int32Array(shared);
+const timer = setInterval(() => Atomics.store(flag, 0, 1), ms);
+parentPort?.once('message', () => {
+  clearInterval(timer);
+  parentPort?.close();
+});
