@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // dist/ first: the CLI and every worker thread run compiled JavaScript.
+    globalSetup: ['test/global-setup.ts'],
     // The >2 GiB test is opt-in: `npm run test:big`.
     exclude: process.env.MMRUN_BIG ? ['**/node_modules/**'] : ['test/e2e/big.test.ts', '**/node_modules/**'],
     testTimeout: 60_000,

@@ -1,4 +1,6 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type TransferListItem, Worker } from 'node:worker_threads';
 
 /**
@@ -10,25 +12,27 @@ export function siblingModule(base: string, name: string): string {
   return new URL(`./${name}${path.extname(new URL(base).pathname)}`, base).href;
 }
 
-// From the sources (vitest, benchmarks), a worker module is TypeScript that a worker
-// thread cannot load by itself: such a worker registers tsx (a development dependency)
-// first. The published package runs compiled JavaScript and never gets here.
-const TS_WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-import(workerData.__tsx)
-  .then(({ register }) => { register(); return import(workerData.__module); })
-  .catch((error) => { setImmediate(() => { throw error; }); });
-`;
+// From the sources (vitest, the benchmarks), a worker module is TypeScript, which a worker
+// thread cannot load: it runs the compiled twin in dist/ instead, the code users get
+// (vitest's global set-up builds dist/ before any test runs). The published package runs
+// compiled JavaScript and never gets here.
+function compiledTwin(module: string): string {
+  const file = fileURLToPath(module);
+  const parts = file.split(path.sep);
+  const src = parts.lastIndexOf('src');
+  const twin = [...parts.slice(0, src), 'dist', ...parts.slice(src + 1)].join(path.sep).replace(/\.ts$/, '.js');
+  if (src < 0 || !fs.existsSync(twin)) {
+    throw new Error(
+      `the compiled worker module ${twin} is missing: run \`npm run build\` (mmrun's worker threads run dist/)`,
+    );
+  }
+  return pathToFileURL(twin).href;
+}
 
 /** Starts a worker thread running the module at `module` (a file URL) with `workerData`. */
 function spawn(module: string, workerData: Record<string, unknown>, transferList: TransferListItem[] = []): Worker {
-  if (!module.endsWith('.ts')) return new Worker(new URL(module), { workerData, transferList });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return new Worker(TS_WORKER_SOURCE, {
-    eval: true,
-    workerData: { ...workerData, __tsx: tsx, __module: module },
-    transferList,
-  });
+  const url = module.endsWith('.ts') ? compiledTwin(module) : module;
+  return new Worker(new URL(url), { workerData, transferList });
 }
 
 /** A small helper thread (a timer, a heartbeat, the page helper). */

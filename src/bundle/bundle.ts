@@ -15,7 +15,7 @@ import { isBuiltin } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Plugin, PluginBuild } from 'esbuild';
+import type { PartialMessage, Plugin, PluginBuild } from 'esbuild';
 
 /** A package the bundle imports from node_modules (or a package self-reference). */
 export interface BundledPackage {
@@ -146,14 +146,22 @@ export async function bundleModule(entry: string, cacheDir = bundleCacheDir()): 
           __filename: JSON.stringify(args.path),
           __dirname: JSON.stringify(dir),
         };
-        const out = await esbuild.transform(source, {
-          loader: loader === 'json' ? 'js' : loader,
-          define,
-          sourcefile: args.path,
-          sourcemap: 'inline',
-          sourcesContent: false,
-          target: 'node20',
-        });
+        let out: Awaited<ReturnType<typeof esbuild.transform>>;
+        try {
+          out = await esbuild.transform(source, {
+            loader: loader === 'json' ? 'js' : loader,
+            define,
+            sourcefile: args.path,
+            sourcemap: 'inline',
+            sourcesContent: false,
+            target: 'node20',
+          });
+        } catch (caught) {
+          // A syntax error: reported by the build with its file and line.
+          const failure = caught as { errors?: PartialMessage[] };
+          if (failure.errors) return { errors: failure.errors };
+          throw caught;
+        }
         return { contents: out.code, loader: 'js', resolveDir: dir };
       });
     },
