@@ -1,22 +1,23 @@
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { MmrunError } from '../errors.ts';
-import { exportCommand } from './commands/export.ts';
-import { gcCommand } from './commands/gc.ts';
-import { inspectCommand } from './commands/inspect.ts';
-import { listCommand } from './commands/list.ts';
-import { mergeCommand } from './commands/merge.ts';
-import { newCommand } from './commands/new.ts';
-import { plotCommand } from './commands/plot.ts';
-import { resumeCommand } from './commands/resume.ts';
-import { rmCommand } from './commands/rm.ts';
-import { runCommand } from './commands/run.ts';
-import { showCommand } from './commands/show.ts';
-import { slurmCommand } from './commands/slurm.ts';
-import { statsCommand } from './commands/stats.ts';
-import { verifyCommand } from './commands/verify.ts';
+import { COMMANDS, commandWord } from './command-table.ts';
 import { takeDeferred } from './deferred.ts';
 import { EXIT, reportError } from './output.ts';
+
+/**
+ * Registers every command with yargs: the one the command line names in full (its module
+ * loaded), the others by name and description only, which is all `--help` and yargs'
+ * suggestions need.
+ */
+async function registerCommands(cli: Argv, args: readonly string[]): Promise<Argv> {
+  const wanted = commandWord(args);
+  for (const [name, entry] of Object.entries(COMMANDS)) {
+    if (name === wanted) cli.command(await entry.load());
+    else cli.command(entry.command, entry.describe);
+  }
+  return cli;
+}
 
 /** Parses the command line, runs one command, and exits with the contract's code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -31,21 +32,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       global: true,
       describe: 'runs directory [default: $MMRUN_RUNS_DIR, else ./runs]',
     })
-    .option('verbose', { alias: 'v', type: 'boolean', global: true, describe: 'print stacks with errors' })
-    .command(runCommand)
-    .command(resumeCommand)
-    .command(listCommand)
-    .command(showCommand)
-    .command(exportCommand)
-    .command(inspectCommand)
-    .command(verifyCommand)
-    .command(newCommand)
-    .command(rmCommand)
-    .command(gcCommand)
-    .command(plotCommand)
-    .command(statsCommand)
-    .command(mergeCommand)
-    .command(slurmCommand)
+    .option('verbose', { alias: 'v', type: 'boolean', global: true, describe: 'print stacks with errors' });
+  await registerCommands(cli, hideBin([...argv]));
+  cli
     .demandCommand(
       1,
       'name a command: run, resume, list, show, verify, export, inspect, plot, stats, merge, slurm, new, rm or gc',

@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import { MmrunError, show } from '../errors.ts';
-import { FlushRequest } from '../runner/run.ts';
+import { FlushRequest } from '../runner/flush-request.ts';
 
 /** The signals that stop a run gracefully: finish the iteration, flush, record `interrupted`. */
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

@@ -5,7 +5,7 @@ import { currentOwner } from '../catalog/ownership.ts';
 import { getRun } from '../catalog/query.ts';
 import { MmrunError, show } from '../errors.ts';
 import { RunRows } from '../export/rows.ts';
-import { resolveRunsDir } from '../runner/run.ts';
+import { resolveRunsDir } from '../runs-dir.ts';
 import { crc32cOf } from '../storage/checksum.ts';
 import { layoutOf } from '../storage/dtype.ts';
 import { fsyncDir, Segment } from '../storage/segment.ts';

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
 import type { RunStatus } from '../catalog/catalog.ts';
 import { MmrunError, show } from '../errors.ts';
-import { resolveRunsDir } from '../runner/run.ts';
+import { resolveRunsDir } from '../runs-dir.ts';
 import { csvEncoder } from './formats/csv.ts';
 import type { Encoder, EncoderContext } from './formats/encoder.ts';
 import { jsonlEncoder } from './formats/jsonl.ts';

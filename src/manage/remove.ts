@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Catalog, type RunRecord, type RunStatus } from '../catalog/catalog.ts';
 import { listRuns } from '../catalog/query.ts';
 import { MmrunError, show } from '../errors.ts';
-import { resolveRunsDir } from '../runner/run.ts';
+import { resolveRunsDir } from '../runs-dir.ts';
 
 /**
  * Removes a run: first from the catalog (refused while its owner lives), then its

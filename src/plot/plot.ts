@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { RunStatus } from '../catalog/catalog.ts';
 import { MmrunError, show } from '../errors.ts';
 import { RunRows } from '../export/rows.ts';
-import { resolveRunsDir } from '../runner/run.ts';
+import { resolveRunsDir } from '../runs-dir.ts';
 import { MinMaxDownsampler } from './downsample.ts';
 import { findFontFiles } from './font.ts';
 import { checkBins, chooseEdges, Histogram } from './histogram.ts';

@@ -16,25 +16,7 @@ import { type PageHelper, type PageHelperOptions, PageHelperStart } from './page
 import { encodeState } from './state.ts';
 import { startTicker, TickerStart } from './ticker.ts';
 
-/**
- * Lets a caller ask a running loop to flush now and keep going — e.g. on a cluster's
- * preemption warning (`--checkpoint-signal SIGUSR1`).
- */
-export class FlushRequest {
-  #pending = false;
-
-  /** Asks for a flush at the loop's next checkpoint (within a few milliseconds). */
-  request(): void {
-    this.#pending = true;
-  }
-
-  /** Whether a flush was requested since the last call (consumes the request). */
-  take(): boolean {
-    const pending = this.#pending;
-    this.#pending = false;
-    return pending;
-  }
-}
+export { FlushRequest } from './flush-request.ts';
 
 /** What the loop reports at most every {@link PROGRESS_MS}. */
 export interface LoopProgress {

@@ -22,6 +22,7 @@ import { type LoadedExperiment, loadExperiment, resolveExperiment } from '../exp
 import { applyParams, parseCount } from '../experiment/params.ts';
 import { CounterRng, randomSeed } from '../experiment/rng.ts';
 import { crashPoint } from '../faults.ts';
+import { checkRunId, newRunId, resolveRunsDir } from '../runs-dir.ts';
 import { checksumRows } from '../storage/checksum.ts';
 import { columnsOf, descrOf, layoutOf } from '../storage/dtype.ts';
 import { readHeader } from '../storage/npy.ts';
@@ -32,6 +33,9 @@ import { type FlushPolicy, normalizeFlushPolicy } from './flush-policy.ts';
 import { openRunLog } from './log.ts';
 import { asRunError, type FlushRequest, type LoopOutcome, runLoop } from './loop.ts';
 import { driveShards, MAX_WORKERS } from './shards.ts';
+
+export { checkRunId, newRunId, resolveRunsDir };
+
 import { decodeState, encodeState } from './state.ts';
 
 /** What a running loop reports every {@link PROGRESS_MS} (see `onProgress`). */
@@ -157,29 +161,6 @@ export interface RunResult {
   readonly stopReason?: string;
   /** Why a failed run failed. */
   readonly error?: MmrunError;
-}
-
-/** Resolves the runs directory: the option, else $MMRUN_RUNS_DIR, else ./runs. */
-export function resolveRunsDir(runsDir?: string): string {
-  return path.resolve(runsDir ?? process.env.MMRUN_RUNS_DIR ?? 'runs');
-}
-
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-export function checkRunId(id: string): string {
-  if (!RUN_ID.test(id)) {
-    throw new MmrunError('BAD_RUN_ID', `run id ${show(id)} is not allowed`, {
-      remedy: "use up to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-    });
-  }
-  return id;
-}
-
-export function newRunId(name: string): string {
-  const t = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `${name}-${t}-${Math.floor(Math.random() * 0x10000)
-    .toString(16)
-    .padStart(4, '0')}`;
 }
 
 /**

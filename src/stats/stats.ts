@@ -4,7 +4,7 @@ import type { Worker } from 'node:worker_threads';
 import type { RunStatus } from '../catalog/catalog.ts';
 import { MmrunError, show } from '../errors.ts';
 import { DEFAULT_CHUNK_BYTES, RunRows } from '../export/rows.ts';
-import { resolveRunsDir } from '../runner/run.ts';
+import { resolveRunsDir } from '../runs-dir.ts';
 import type { ScalarDtype } from '../storage/dtype.ts';
 import { siblingModule, startModuleWorker } from '../threads.ts';
 import { selectColumns } from './columns.ts';

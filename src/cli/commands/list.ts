@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { listRuns } from '../../catalog/query.ts';
-import { resolveRunsDir } from '../../runner/run.ts';
+import { resolveRunsDir } from '../../runs-dir.ts';
 import { deferred } from '../deferred.ts';
 import { age, count, table } from '../output.ts';
 import { runsDirFlag } from '../report.ts';

@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { getRun } from '../../catalog/query.ts';
 import { removeRun } from '../../manage/remove.ts';
-import { resolveRunsDir } from '../../runner/run.ts';
+import { resolveRunsDir } from '../../runs-dir.ts';
 import { confirm } from '../confirm.ts';
 import { deferred } from '../deferred.ts';
 import { count, say } from '../output.ts';

@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { getRun } from '../../catalog/query.ts';
-import { resolveRunsDir } from '../../runner/run.ts';
+import { resolveRunsDir } from '../../runs-dir.ts';
 import { deferred } from '../deferred.ts';
 import { runsDirFlag } from '../report.ts';
 import { runView } from '../views.ts';

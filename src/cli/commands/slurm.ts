@@ -6,7 +6,7 @@ import { MmrunError } from '../../errors.ts';
 import { loadExperiment, resolveExperiment } from '../../experiment/load.ts';
 import { applyParams, parseCount } from '../../experiment/params.ts';
 import { randomSeed } from '../../experiment/rng.ts';
-import { checkRunId, newRunId } from '../../runner/run.ts';
+import { checkRunId, newRunId } from '../../runs-dir.ts';
 import { deferred } from '../deferred.ts';
 import { say } from '../output.ts';
 import { displayPath } from '../report.ts';

@@ -1,0 +1,104 @@
+import type { CommandModule } from 'yargs';
+
+/** A yargs command module of any arguments. */
+export type AnyCommand = CommandModule<object, never>;
+
+/** A command of the table: enough to list it in `--help` without loading it. */
+export interface CommandEntry {
+  /** The yargs command string, with its positionals. */
+  readonly command: string;
+  readonly describe: string;
+  readonly load: () => Promise<AnyCommand>;
+}
+
+/**
+ * Every command: its name, its one-line description (for `mmrun --help`), and its module,
+ * loaded only when that command runs: `mmrun list` never loads the runner, Arrow or the
+ * renderer. test/cli/commands.test.ts keeps each description equal to its module's.
+ */
+export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  run: {
+    command: 'run <experiment>',
+    describe: 'Start a new run of an experiment',
+    load: async () => (await import('./commands/run.ts')).runCommand as AnyCommand,
+  },
+  resume: {
+    command: 'resume <run-id>',
+    describe: 'Continue a run from its last flushed row',
+    load: async () => (await import('./commands/resume.ts')).resumeCommand as AnyCommand,
+  },
+  list: {
+    command: 'list',
+    describe: 'List the runs of a runs directory',
+    load: async () => (await import('./commands/list.ts')).listCommand as AnyCommand,
+  },
+  show: {
+    command: 'show <run-id>',
+    describe: 'Show one run: its spec, progress and event history',
+    load: async () => (await import('./commands/show.ts')).showCommand as AnyCommand,
+  },
+  export: {
+    command: 'export <run-id>',
+    describe: "Write a run's flushed rows to one .npy, CSV, JSON Lines or Arrow file",
+    load: async () => (await import('./commands/export.ts')).exportCommand as AnyCommand,
+  },
+  inspect: {
+    command: 'inspect <file>',
+    describe: 'Check any .npy file: header, dtype, shape, data offset and size; exit 1 if it is not valid',
+    load: async () => (await import('./commands/inspect.ts')).inspectCommand as AnyCommand,
+  },
+  verify: {
+    command: 'verify <run-id>',
+    describe: "Check a run's flushed rows against their checksums (and optionally recompute some)",
+    load: async () => (await import('./commands/verify.ts')).verifyCommand as AnyCommand,
+  },
+  new: {
+    command: 'new <name>',
+    describe: 'Write experiments/<name>.ts from a commented template that runs as written',
+    load: async () => (await import('./commands/new.ts')).newCommand as AnyCommand,
+  },
+  rm: {
+    command: 'rm <run-id>',
+    describe: 'Remove a run: its results, checkpoints and history (refuses a live run)',
+    load: async () => (await import('./commands/rm.ts')).rmCommand as AnyCommand,
+  },
+  gc: {
+    command: 'gc',
+    describe: 'Remove runs by status and age (never a running one)',
+    load: async () => (await import('./commands/gc.ts')).gcCommand as AnyCommand,
+  },
+  plot: {
+    command: 'plot <run-id>',
+    describe: "Draw a column of a run's flushed rows over iterations, or its histogram, as PNG or SVG",
+    load: async () => (await import('./commands/plot.ts')).plotCommand as AnyCommand,
+  },
+  stats: {
+    command: 'stats <run-id>',
+    describe: "Summarise a run's flushed rows: count, mean, std, min, max and quantiles of each column",
+    load: async () => (await import('./commands/stats.ts')).statsCommand as AnyCommand,
+  },
+  merge: {
+    command: 'merge <dirs..>',
+    describe: 'Join the shards of a job run across machines (run --shard I/N) into one run',
+    load: async () => (await import('./commands/merge.ts')).mergeCommand as AnyCommand,
+  },
+  slurm: {
+    command: 'slurm <experiment>',
+    describe: 'Write (and with --submit, submit) a Slurm job array that runs an experiment in shards',
+    load: async () => (await import('./commands/slurm.ts')).slurmCommand as AnyCommand,
+  },
+};
+
+/** Global options that take a value: their value is not the command. */
+const GLOBAL_WITH_VALUE = new Set(['--runs-dir']);
+
+/** The command a command line names (its first word that is not an option or an option's value). */
+export function commandWord(args: readonly string[]): string | undefined {
+  for (let k = 0; k < args.length; k++) {
+    const arg = args[k] ?? '';
+    if (arg === '--') return undefined;
+    if (GLOBAL_WITH_VALUE.has(arg)) k++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
