@@ -1,4 +1,6 @@
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
+import * as path from 'node:path';
 import { MmrunError } from '../errors.ts';
 import { failPoint } from '../faults.ts';
 
@@ -17,16 +19,48 @@ interface MmapBinding {
   readonly PAGESIZE: number;
 }
 
+const require = createRequire(import.meta.url);
+
+/** The compiled addon where node-pre-gyp puts it, and where node-gyp builds it. */
+function binaryCandidates(): string[] {
+  const dir = path.dirname(require.resolve('@riaskov/mmap-io/package.json'));
+  const pkg = require('@riaskov/mmap-io/package.json') as { binary?: { module_name?: string; module_path?: string } };
+  const name = pkg.binary?.module_name ?? 'mmap_io';
+  const modulePath = (pkg.binary?.module_path ?? '')
+    .replace('{configuration}', 'Release')
+    .replace('{node_abi}', `node-v${process.versions.modules}`)
+    .replace('{platform}', process.platform)
+    .replace('{arch}', process.arch);
+  return [path.join(dir, modulePath, `${name}.node`), path.join(dir, 'build', 'Release', `${name}.node`)];
+}
+
 /**
- * Loads the addon once. Its loader (node-pre-gyp's `find`) parses process.argv for options
- * of its own, so a user's `--dir` or `--debug` would send it looking elsewhere: it gets a
- * command line without arguments while it loads.
+ * Loads the addon once. The compiled addon is loaded directly: its entry file would first
+ * load node-pre-gyp to find it (~100 ms and ~6 MiB, in every thread). If the entry file is
+ * already loaded (a test's preload that patches it), or no compiled addon is where
+ * node-pre-gyp puts it, the entry file is used; its loader parses process.argv for options
+ * of its own, so it gets a command line without arguments while it loads.
  */
 function loadBinding(): MmapBinding {
+  const entry = require.resolve('@riaskov/mmap-io');
+  if (!(entry in require.cache)) {
+    for (const file of binaryCandidates()) {
+      if (!fs.existsSync(file)) continue;
+      const raw = require(file) as MmapBinding & { sync_lib_private__?: MmapBinding['sync'] };
+      // The entry file (if it loaded this same addon) already wrapped the raw msync as `sync`.
+      if (typeof raw.sync === 'function') return raw;
+      const rawSync = raw.sync_lib_private__;
+      if (typeof rawSync !== 'function') break;
+      return Object.assign(Object.create(raw) as MmapBinding, {
+        sync: (buffer: Buffer, offset: number, size: number, blocking: boolean, invalidate: boolean) =>
+          rawSync(buffer, offset, size, blocking, invalidate),
+      });
+    }
+  }
   const argv = process.argv;
   process.argv = argv.slice(0, 2);
   try {
-    return createRequire(import.meta.url)('@riaskov/mmap-io') as MmapBinding;
+    return require('@riaskov/mmap-io') as MmapBinding;
   } finally {
     process.argv = argv;
   }
@@ -39,13 +73,13 @@ const binding = loadBinding();
  * `runner/page-helper.ts`): by absolute path, since an eval'd worker resolves bare names
  * from the working directory.
  */
-export const MMAP_ADDON: string = createRequire(import.meta.url).resolve('@riaskov/mmap-io');
+export const MMAP_ADDON: string = require.resolve('@riaskov/mmap-io');
 
 /**
  * The compiled addon (`mmap_io.node`) the entry file loaded, if found: a helper thread that
  * loads it directly skips node-pre-gyp's loader (~6 MiB of memory per thread).
  */
-export const MMAP_BINARY: string | undefined = Object.keys(createRequire(import.meta.url).cache).find((file) =>
+export const MMAP_BINARY: string | undefined = Object.keys(require.cache).find((file) =>
   /[\\/]@riaskov[\\/]mmap-io[\\/].*\.node$/.test(file),
 );
 
