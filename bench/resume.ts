@@ -72,7 +72,7 @@ export async function resumeStart(cfg: ResumeConfig): Promise<ResumeResult> {
     cfg.log(
       `  created runs: ${((bigRows * ITEMSIZE) / 2 ** 20).toFixed(1)} MiB and ${((smallRows * ITEMSIZE) / 2 ** 20).toFixed(1)} MiB flushed (${createSeconds.toFixed(1)} s)`,
     );
-    // One untimed resume each: the first CLI start after creation pays for tsx's compile cache.
+    // One untimed resume each: the first CLI start after creation fills Node's compile cache.
     await timeResume(runsDir, 'small');
     await timeResume(runsDir, 'big');
     const ms = await interleave(cfg.reps, ['small', 'big'] as const, async (id, rep) => {

@@ -12,6 +12,7 @@ import { killChildren, removeAllTemps } from './lib/proc.ts';
 import { fmt, fmtSummary, type Summary, table } from './lib/stats.ts';
 import { memory } from './memory.ts';
 import { resumeStart } from './resume.ts';
+import { startup } from './startup.ts';
 import { statsBench } from './stats.ts';
 import { throughput } from './throughput.ts';
 import { workers } from './workers.ts';
@@ -42,6 +43,7 @@ const CONFIG = quick
       rssBytes: 1 * GiB,
       workerRows: 400_000,
       statsBytes: 256 * MiB,
+      startupReps: 10,
     }
   : {
       reps: 5,
@@ -57,6 +59,7 @@ const CONFIG = quick
       rssBytes: 8 * GiB,
       workerRows: 3_000_000,
       statsBytes: 2 * GiB,
+      startupReps: 20,
     };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -85,6 +88,8 @@ const KEYS = [
   'statsVsBareSum',
   'statsVsBareSumK1',
   'statsRssAnonMiB',
+  'cliStartVsNode',
+  'workerBootMs',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -100,6 +105,8 @@ const TARGETS: Record<Key, { op: '<=' | '>='; limit: number }> = {
   statsVsBareSum: { op: '>=', limit: 0.5 },
   statsVsBareSumK1: { op: '>=', limit: 0.5 },
   statsRssAnonMiB: { op: '<=', limit: 150 },
+  cliStartVsNode: { op: '<=', limit: 2.5 },
+  workerBootMs: { op: '<=', limit: 100 },
 };
 
 interface Figure extends Summary {
@@ -159,6 +166,23 @@ const loadBefore = os.loadavg()[0]!;
 const benchT0 = performance.now();
 const mb = (bytes: number) => (bytes >= GiB ? `${(bytes / GiB).toFixed(2)} GiB` : `${(bytes / MiB).toFixed(1)} MiB`);
 const rate = (s: Summary) => `${fmtSummary(s)} rows/s`;
+
+const su = await section('start-up: `mmrun list` vs `node -e 0`; a shard worker to its first row', ['cliStartVsNode', 'workerBootMs'], () =>
+  startup({ reps: CONFIG.startupReps, log }),
+);
+if (su) {
+  record(
+    'cliStartVsNode',
+    su.cliStartVsNode,
+    `wall time of \`node bin/mmrun.js list\` on an empty runs directory ÷ \`node -e 0\`, spawn → exit, paired: ${fmtSummary(su.listMs)} ms vs ${fmtSummary(su.nodeMs)} ms (Node's compile cache ${Number(process.versions.node.split('.')[0]) >= 22 ? 'on' : 'not available on Node 20'})`,
+  );
+  record(
+    'workerBootMs',
+    su.workerBootMs,
+    'a shard worker thread (compiled JS, the experiment bundled by the main thread), new Worker → its first row computed, wall clock',
+  );
+  also.push(['`mmrun --help` (ms)', fmtSummary(su.helpMs), 'spawn → exit']);
+}
 
 const tp = await section(
   'throughput: mmrun vs bare loop vs NumPy recipe',
@@ -262,7 +286,7 @@ if (rs) {
   record(
     'resumeStartRatio',
     rs.resumeStartRatio,
-    `\`mmrun resume\`, spawn → first new iteration: ${mb(rs.bigFlushedBytes)} flushed (${rs.segmentsBig} segments) ${fmtSummary(rs.bigMs)} ms vs ${mb(rs.smallFlushedBytes)} ${fmtSummary(rs.smallMs)} ms${quick ? ' — quick mode: 256 MiB stands in for 4 GiB' : ''}`,
+    `resumeStartMs = ${fmtSummary(rs.smallMs)} (4 MiB flushed); \`mmrun resume\`, spawn → first new iteration: ${mb(rs.bigFlushedBytes)} flushed (${rs.segmentsBig} segments) ${fmtSummary(rs.bigMs)} ms vs ${mb(rs.smallFlushedBytes)} ${fmtSummary(rs.smallMs)} ms${quick ? ' — quick mode: 256 MiB stands in for 4 GiB' : ''}`,
   );
 }
 
@@ -336,12 +360,12 @@ if (sb) {
   also.push([
     'stats, 2 threads: share read by the calling thread',
     fmtSummary(sb.k2CallerShare),
-    'the worker thread takes ~0.3 s to start (tsx) and claims batches from then on',
+    'the worker thread (compiled JS) starts, then claims batches from then on',
   ]);
   also.push([
     'stats RssAnon per worker thread (MiB)',
     fmt(sb.statsRssAnonMiB.median - sb.rssAnonK1MiB.median),
-    'peak with 2 threads − peak with 1 (medians): an isolate and tsx’s loader thread',
+    'peak with 2 threads − peak with 1 (medians): one more isolate',
   ]);
 }
 
@@ -373,6 +397,7 @@ out.push('');
 const json: Record<string, unknown> = {};
 for (const key of KEYS) json[key] = figures[key] ?? null;
 Object.assign(json, {
+  resumeStartMs: rs ? Number(rs.smallMs.median.toPrecision(4)) : null,
   reasons,
   mode: quick ? 'quick' : 'full',
   date: started.toISOString(),

@@ -2,13 +2,13 @@ import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { siblingModule, startModuleWorker } from '../threads.ts';
 
-// Booting a shard's worker thread takes ~250 ms alone and ~450 ms for two at once here:
-// tsx's API, `register()` (which starts tsx's own loader thread), and mmrun's module graph
-// through that loader. A worker started before the run needs it boots while the process
-// does something else: the CLI starts them first thing for `run --workers K` and for
-// `resume` of a sharded run (bin/mmrun.js), so they boot while the CLI loads its own modules
-// (~400 ms), and the run takes them when it spawns its shards. A prestarted worker waits for its input in a `start` message
-// (shard-protocol.ts); one that is never taken is unreferenced and ends with the process.
+// A shard's worker thread boots (an isolate, mmrun's compiled modules, the bundled
+// experiment) in tens of milliseconds. A worker started before the run needs it boots while
+// the process does something else: the CLI starts them first thing for `run --workers K`
+// and for `resume` of a sharded run (bin/mmrun.js), so they boot while the CLI loads its own
+// modules, and the run takes them when it spawns its shards. A prestarted worker waits for
+// its input in a `start` message (shard-protocol.ts); one that is never taken is
+// unreferenced and ends with the process.
 
 /** The shard worker's module (a file URL). */
 export const SHARD_WORKER_MODULE = siblingModule(import.meta.url, 'shard-worker');

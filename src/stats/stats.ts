@@ -148,7 +148,7 @@ const MIN_UNIT_ROWS = 4 * BLOCK_ROWS;
 const BATCH_BYTES = 8 << 20;
 /**
  * By default, at most one thread per this many bytes of rows: a worker thread takes 0.2–0.3 s
- * to start (tsx's loader), in which the calling thread reads 0.5 GB or more itself.
+ * to start, in which the calling thread reads 0.5 GB or more itself.
  */
 const BYTES_PER_DEFAULT_THREAD = 1 << 30;
 const PROGRESS_MS = 100;
@@ -173,7 +173,7 @@ const WORKER_WORTH_MS = 600;
  * batches of whole units that it claims from a shared counter, dropping read pages so memory
  * stays small at any run size; the calling thread merges the partial results in row order.
  * Claiming, rather than a fixed share each, lets the calling thread start at once while the
- * worker threads take their ~0.3 s to start (tsx's loader); they are started only if the
+ * worker threads take their time to start (an isolate and mmrun's modules); they are started only if the
  * calling thread alone would read for more than 0.6 s. Mean and std are accurate to a few
  * units in the last place, min and max exact, and nothing depends on the number of threads
  * or on which read what. Quantiles: see {@link ColumnStats.quantileMethod}.

@@ -17,6 +17,7 @@ const project = path.join(work, 'project');
 const esm = path.join(project, 'esm');
 let tarball = '';
 let tarFiles: string[] = [];
+let installLog = '';
 
 afterAll(() => {
   if (!process.env.MMRUN_KEEP_PACKAGE_TEST) fs.rmSync(work, { recursive: true, force: true });
@@ -123,24 +124,16 @@ beforeAll(() => {
 
   fs.mkdirSync(project);
   ok(sh('npm', ['init', '-y'], project), 'npm init -y');
-  // The tarball and the project's own TypeScript; install scripts of mmrun's dependencies
-  // (native addons, esbuild's binary check) approved as the README says.
-  ok(
-    sh(
-      'npm',
-      [
-        'install',
-        '--no-audit',
-        '--no-fund',
-        '--allow-scripts=better-sqlite3,@riaskov/mmap-io,esbuild',
-        tarball,
-        'typescript@5.9',
-        '@types/node@20',
-      ],
-      project,
-    ),
-    'npm install <tarball>',
-  );
+  // npm 11 asks a project to approve its dependencies' install scripts (the README's "Use
+  // it in your own project"): the native addons and esbuild's binary check.
+  const manifest = path.join(project, 'package.json');
+  const pkg = JSON.parse(fs.readFileSync(manifest, 'utf8'));
+  pkg.allowScripts = { 'better-sqlite3': true, '@riaskov/mmap-io': true, esbuild: true };
+  fs.writeFileSync(manifest, JSON.stringify(pkg, null, 2));
+  // The tarball and the project's own TypeScript.
+  const install = sh('npm', ['install', '--no-audit', '--no-fund', tarball, 'typescript@5.9', '@types/node@20'], project);
+  ok(install, 'npm install <tarball>');
+  installLog = install.stderr;
   write(path.join(project, 'experiments', 'model.ts'), MODEL);
   write(path.join(project, 'experiments', 'osc.ts'), OSC_TS);
   write(path.join(project, 'experiments', 'slow.ts'), SLOW_TS);
@@ -188,6 +181,10 @@ describe('the tarball', () => {
       (f) => /^(test|bench|\.ci|src|runs|docs)\//.test(f) || /\.test\.|tsconfig|biome|vitest/.test(f),
     );
     expect(stray).toEqual([]);
+  });
+
+  it('installs with the install scripts approved and no warning', () => {
+    expect(installLog).not.toMatch(/npm warn/);
   });
 
   it('runs compiled JavaScript: no TypeScript source and no tsx in mmrun’s own code', () => {
