@@ -309,7 +309,7 @@ print('ok')
         project,
       );
       expect(bad.status).not.toBe(0);
-      expect(bad.stdout).toMatch(/bad\.ts.*error TS2322: Type 'string' is not assignable to type 'number'/);
+      expect(bad.stdout).toMatch(/bad\.ts\(\d+,\d+\): error TS2322[\s\S]*Type 'string' is not assignable to type 'number'/);
     } finally {
       fs.rmSync(path.join(project, 'experiments', 'bad.ts'));
     }
