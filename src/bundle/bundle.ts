@@ -25,6 +25,19 @@ export interface BundledPackage {
   readonly dir: string;
 }
 
+/** A local source file that went into a bundle. */
+export interface BundledFile {
+  /** Absolute path. */
+  readonly path: string;
+  /** sha256 of the file's bytes. */
+  readonly sha256: string;
+  /**
+   * sha256 of its code without comments and whitespace (esbuild's transform, minified
+   * whitespace): equal for two versions that differ only in comments or layout.
+   */
+  readonly codeSha256: string;
+}
+
 /** One ES module file made from a module and the local files it imports. */
 export interface Bundle {
   /** file: URL of the bundle; `import()` it. Content-addressed: a changed input is a new URL. */
@@ -33,6 +46,8 @@ export interface Bundle {
   readonly inputs: readonly string[];
   /** The packages it imports, sorted by name. */
   readonly packages: readonly BundledPackage[];
+  /** Every local file that went in, as {@link inputs} orders them (JSON files included). */
+  readonly files: readonly BundledFile[];
 }
 
 /** Thrown when esbuild cannot bundle: a syntax error, an import that resolves nowhere. */
@@ -105,6 +120,8 @@ export async function bundleModule(entry: string, cacheDir = bundleCacheDir()): 
   const esbuild = await import('esbuild');
   const abs = path.resolve(entry);
   const packages = new Map<string, BundledPackage>();
+  const digests = new Map<string, BundledFile>();
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
   const RESOLVING = Symbol('mmrun-resolving');
 
   const plugin: Plugin = {
@@ -162,6 +179,14 @@ export async function bundleModule(entry: string, cacheDir = bundleCacheDir()): 
           if (failure.errors) return { errors: failure.errors };
           throw caught;
         }
+        // What the fingerprint compares: the bytes, and the code without comments.
+        const bare = await esbuild.transform(source, {
+          loader: loader === 'json' ? 'js' : loader,
+          minifyWhitespace: true,
+          legalComments: 'none',
+          target: 'node20',
+        });
+        digests.set(args.path, { path: args.path, sha256: sha256(source), codeSha256: sha256(bare.code) });
         return { contents: out.code, loader: 'js', resolveDir: dir };
       });
     },
@@ -196,7 +221,7 @@ export async function bundleModule(entry: string, cacheDir = bundleCacheDir()): 
   const inputs = Object.keys(result.metafile?.inputs ?? {})
     .map((p) => path.resolve(path.dirname(abs), p))
     .filter((p) => p !== abs && !p.split(path.sep).includes('node_modules'));
-  const hash = createHash('sha256').update(code).digest('hex').slice(0, 32);
+  const hash = sha256(code).slice(0, 32);
   const file = path.join(cacheDir, `${path.basename(abs).replace(/[^\w.-]/g, '_')}-${hash}.mjs`);
   if (!fs.existsSync(file)) {
     fs.mkdirSync(cacheDir, { recursive: true });
@@ -205,9 +230,18 @@ export async function bundleModule(entry: string, cacheDir = bundleCacheDir()): 
     fs.writeFileSync(temp, code);
     fs.renameSync(temp, file);
   }
+  const ordered = [abs, ...inputs.sort()];
+  const files = ordered.map((p) => {
+    const known = digests.get(p);
+    if (known) return known;
+    // A JSON (or other data) file esbuild loaded itself: its bytes are its code.
+    const hash = sha256(fs.readFileSync(p, 'utf8'));
+    return { path: p, sha256: hash, codeSha256: hash };
+  });
   return {
     url: pathToFileURL(file).href,
-    inputs: [abs, ...inputs.sort()],
+    inputs: ordered,
+    files,
     packages: [...packages.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   };
 }

@@ -17,6 +17,7 @@ export type EventType =
   | 'completed'
   | 'failed'
   | 'allow-changed'
+  | 'code-warning'
   | 'extended'
   | 'merged';
 
@@ -44,6 +45,8 @@ export interface RunSpec {
   readonly workers?: number;
   /** Set for a run of one shard of a job split across machines (`--shard I/N`). */
   readonly jobShard?: JobShard;
+  /** The code fingerprint's parts as JSON (src/fingerprint/), stored with the run. */
+  readonly fingerprint?: string;
 }
 
 /**
@@ -359,6 +362,9 @@ export class Catalog {
         spec.jobShard?.firstIteration ?? 0,
         spec.jobShard?.jobIterations ?? null,
       );
+      if (spec.fingerprint !== undefined) {
+        this.#stmt('INSERT INTO fingerprints (run_id, parts) VALUES (?, ?)').run(spec.id, spec.fingerprint);
+      }
       if (workers > 1) {
         for (const [shard, [start, end]] of shardRanges(spec.iterations, workers).entries()) {
           this.#stmt(
@@ -589,6 +595,33 @@ export class Catalog {
     this.#tx(() => {
       this.#stmt('UPDATE runs SET source_hash = ?, updated_at = ? WHERE id = ?').run(to, now(), id);
       this.#event(id, 'allow-changed', { from, to });
+    });
+  }
+
+  /** The run's code fingerprint (JSON of its parts), or undefined for a run made before fingerprints. */
+  fingerprint(id: string): string | undefined {
+    const row = this.#stmt('SELECT parts FROM fingerprints WHERE run_id = ?').get(id) as { parts: string } | undefined;
+    return row?.parts;
+  }
+
+  /**
+   * Accepts changed code at resume (`--allow-changed`): the new fingerprint and source hash
+   * replace the old ones, and (if `changes` names any) an event records them and both
+   * fingerprints.
+   */
+  acceptCodeChange(
+    id: string,
+    changes: readonly string[],
+    from: string | undefined,
+    to: string,
+    sourceHash: string,
+  ): void {
+    this.#tx(() => {
+      this.#stmt('UPDATE runs SET source_hash = ?, updated_at = ? WHERE id = ?').run(sourceHash, now(), id);
+      this.#stmt('INSERT OR REPLACE INTO fingerprints (run_id, parts) VALUES (?, ?)').run(id, to);
+      if (changes.length > 0) {
+        this.#event(id, 'allow-changed', { changes, from: from ? JSON.parse(from) : null, to: JSON.parse(to) });
+      }
     });
   }
 

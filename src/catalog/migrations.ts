@@ -90,6 +90,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN first_iteration INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE runs ADD COLUMN job_iterations INTEGER;
   `,
+  // 4 → 5: the code fingerprint of a run (src/fingerprint/): its parts as JSON. A run made
+  // before has none; its source_hash (the experiment file alone) is what resume compares.
+  `
+  CREATE TABLE fingerprints (
+    run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    parts  TEXT NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** The schema version this build of mmrun writes. */

@@ -23,13 +23,19 @@ export function requireCatalog(runsDir: string, id: string): void {
   }
 }
 
-/** One run and its event history. @throws MmrunError RUN_NOT_FOUND */
-export function getRun(runsDir: string, id: string): { run: RunRecord; events: RunEvent[] } {
+/**
+ * One run, its event history and its code fingerprint (JSON; undefined for a run made
+ * before fingerprints). @throws MmrunError RUN_NOT_FOUND
+ */
+export function getRun(
+  runsDir: string,
+  id: string,
+): { run: RunRecord; events: RunEvent[]; fingerprint: string | undefined } {
   requireCatalog(runsDir, id);
   const catalog = Catalog.open(runsDir, { create: false });
   try {
     const run = catalog.getRun(id);
-    return { run, events: catalog.events(id) };
+    return { run, events: catalog.events(id), fingerprint: catalog.fingerprint(id) };
   } finally {
     catalog.close();
   }

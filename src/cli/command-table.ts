@@ -33,7 +33,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     load: async () => (await import('./commands/list.ts')).listCommand as AnyCommand,
   },
   show: {
-    command: 'show <run-id>',
+    command: 'show <run-id> [other-id]',
     describe: 'Show one run: its spec, progress and event history',
     load: async () => (await import('./commands/show.ts')).showCommand as AnyCommand,
   },

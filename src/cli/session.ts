@@ -19,6 +19,8 @@ export interface SessionHooks {
   readonly flushRequest: FlushRequest | undefined;
   readonly onStart: (info: StartInfo) => void;
   readonly onProgress: ((progress: Progress) => void) | undefined;
+  /** Prints a warning about the run (e.g. its code: src/fingerprint/). */
+  readonly onWarning: (message: string) => void;
 }
 
 /** Declares `--quiet` and `--checkpoint-signal`. */
@@ -58,6 +60,7 @@ export async function runSession(argv: SessionArgs, start: (hooks: SessionHooks)
     flushRequest: flushOnSignal(argv['checkpoint-signal']),
     onStart: (info) => announce(info, quiet),
     onProgress: progress.onProgress,
+    onWarning: (message) => process.stderr.write(`mmrun: warning: ${message}\n`),
   });
   progress.done();
   process.exitCode = reportRun(result, argv['runs-dir'], quiet);

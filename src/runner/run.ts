@@ -22,6 +22,8 @@ import { type LoadedExperiment, loadExperiment, resolveExperiment } from '../exp
 import { applyParams, parseCount } from '../experiment/params.ts';
 import { CounterRng, randomSeed } from '../experiment/rng.ts';
 import { crashPoint } from '../faults.ts';
+import { type CodeCheck, checkCode, codeIdentity } from '../fingerprint/check.ts';
+import { type SourceSnapshot, writeSnapshot } from '../fingerprint/sources.ts';
 import { checkRunId, newRunId, resolveRunsDir } from '../runs-dir.ts';
 import { checksumRows } from '../storage/checksum.ts';
 import { columnsOf, descrOf, layoutOf } from '../storage/dtype.ts';
@@ -121,6 +123,8 @@ export interface ResumeOptions {
   readonly runsDir?: string;
   /** Resume even though the experiment's source changed since the run began (recorded). */
   readonly allowChanged?: boolean;
+  /** Called with each warning about the run's code (see src/fingerprint/): e.g. `node v20.19.0 → v24.1.0`. */
+  readonly onWarning?: (message: string) => void;
   /**
    * Extend the run to this many iterations (more than it has; a completed run continues).
    * The result is byte-identical to a run that asked for them from the start.
@@ -192,6 +196,9 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
   const id = checkRunId(options.id ?? newRunId(loaded.name));
   const runDir = path.join(runsDir, id);
   const array = new SegmentedArray(runDir, loaded.layout, { totalRows: iterations, segmentRows }, `run '${id}'`);
+  // The code that runs, from the same step that bundled it: stored with the run, its
+  // sources kept in the run's directory.
+  const code = codeIdentity(loaded);
 
   const catalog = Catalog.open(runsDir);
   try {
@@ -220,6 +227,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
         flushInterval: policy.intervalSeconds,
         workers,
         ...(jobShard ? { jobShard } : {}),
+        fingerprint: code.json,
       },
       currentOwner(),
     );
@@ -227,7 +235,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
     const started = { id, runDir, experiment: loaded.name, seed, iterations, startRow: 0, resumed: false };
     if (workers > 1) {
       const log = await owned(catalog, id, async () => {
-        const log = startLog(runsDir, runDir, id, {
+        const log = startLog(runsDir, runDir, id, code.snapshot, {
           experiment: loaded.name,
           path: loaded.path,
           iterations,
@@ -252,7 +260,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
       });
     }
     const { log, ctx } = await owned(catalog, id, async () => {
-      const log = startLog(runsDir, runDir, id, {
+      const log = startLog(runsDir, runDir, id, code.snapshot, {
         experiment: loaded.name,
         path: loaded.path,
         iterations,
@@ -290,12 +298,35 @@ function hooksOf(options: RunOptions | ResumeOptions) {
 }
 
 /** Makes the run's directory and log, and logs the start. */
-function startLog(runsDir: string, runDir: string, id: string, data: Record<string, unknown>): Logger {
+function startLog(
+  runsDir: string,
+  runDir: string,
+  id: string,
+  sources: SourceSnapshot,
+  data: Record<string, unknown>,
+): Logger {
   fs.mkdirSync(runDir, { recursive: true });
   fsyncDir(runsDir);
+  writeSnapshot(runDir, sources);
   const log = openRunLog(runDir, { run: id });
   log.info({ event: 'started', ...data }, 'run started');
   return log;
+}
+
+/**
+ * Records what `resume` found about the run's code: an accepted fatal change (event
+ * `allow-changed`, with both fingerprints) or warnings only (event `code-warning`); either
+ * way the run's fingerprint and source snapshot become the code that runs now.
+ */
+function recordCode(catalog: Catalog, id: string, runDir: string, code: CodeCheck, sourceHash: string): void {
+  if (!code.update) return;
+  const messages = [...code.fatal, ...code.warnings].map((c) => c.message);
+  if (code.fatal.length > 0) catalog.acceptCodeChange(id, messages, code.before, code.identity.json, sourceHash);
+  else {
+    catalog.addEvent(id, 'code-warning', { changes: messages });
+    catalog.acceptCodeChange(id, [], code.before, code.identity.json, sourceHash);
+  }
+  writeSnapshot(runDir, code.identity.snapshot);
 }
 
 /** Parses `--workers` against the run: 1..MAX_WORKERS, at most one per row, 1 if sequential. */
@@ -384,14 +415,15 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
     }
     preflight(before, extending);
     const loaded = await loadExperiment(before.experimentPath);
-    const changed = loaded.sourceHash !== before.sourceHash;
-    if (changed && !options.allowChanged) {
-      throw new MmrunError(
-        'EXPERIMENT_CHANGED',
-        `${loaded.path} changed since run '${id}' began (sha256 ${before.sourceHash.slice(0, 12)} then, ${loaded.sourceHash.slice(0, 12)} now)`,
-        { remedy: 'restore the original source, or pass --allow-changed if the change keeps results identical' },
-      );
-    }
+    // Every module it imports, the packages' versions, Node's and mmrun's: fatal changes
+    // refuse (unless accepted), the others warn; either is recorded once the run is ours.
+    const code = checkCode(
+      id,
+      { fingerprint: catalog.fingerprint(id), sourceHash: before.sourceHash },
+      loaded,
+      options.allowChanged === true,
+    );
+    for (const warning of code.warnings) options.onWarning?.(warning.message);
     const runLayout = layoutOf(before.columns, `run '${id}'`);
     const mismatch = describeLayoutMismatch(
       loaded.layout,
@@ -443,8 +475,8 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
     // From here the run is ours: a failure before the loop is recorded, never left `running`.
     if (run.workers > 1) {
       const log = await owned(catalog, id, async () => {
-        if (changed) catalog.acceptSourceChange(id, before.sourceHash, loaded.sourceHash);
         fs.mkdirSync(runDir, { recursive: true });
+        recordCode(catalog, id, runDir, code, loaded.sourceHash);
         removeStaleTemporaries(runDir);
         const log = openRunLog(runDir, { run: id });
         const shards = run.shards.map((shard) => shard.flushedRows);
@@ -470,8 +502,8 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
         crashPoint('extend');
         array.grow(growing);
       }
-      if (changed) catalog.acceptSourceChange(id, before.sourceHash, loaded.sourceHash);
       fs.mkdirSync(runDir, { recursive: true });
+      recordCode(catalog, id, runDir, code, loaded.sourceHash);
       removeStaleTemporaries(runDir);
       const log = openRunLog(runDir, { run: id });
       log.info({ event: 'resumed', from: run.flushedRows, previousStatus: before.status }, 'run resumed');

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import pino from 'pino';
 import { Catalog } from '../catalog/catalog.ts';
-import { MmrunError } from '../errors.ts';
 import { loadExperiment } from '../experiment/load.ts';
 import { CounterRng } from '../experiment/rng.ts';
+import { checkCode } from '../fingerprint/check.ts';
 import { callInit, makeContext, runShard } from '../runner/context.ts';
 import { decodeState } from '../runner/state.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
@@ -45,6 +45,11 @@ export interface VerifyResult {
         readonly method: 'stateless' | 'checkpoints' | 'shard-starts';
         readonly rows: number;
         readonly mismatches: readonly number[];
+        /**
+         * What changed in the run's code since it was written (accepted with
+         * `allowChanged`): mismatches may then come from the change, not from damaged bytes.
+         */
+        readonly codeChanges: readonly string[];
       }
     | undefined;
   readonly ok: boolean;
@@ -102,11 +107,15 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
     const k = options.recompute ?? 0;
     if (k > 0 && run.doneRows > 0) {
       const loaded = await loadExperiment(run.experimentPath);
-      if (loaded.sourceHash !== run.sourceHash && !options.allowChanged) {
-        throw new MmrunError('EXPERIMENT_CHANGED', `${loaded.path} changed since run '${run.id}' began`, {
-          remedy: 'restore the original source, or pass --allow-changed to recompute with the new one',
-        });
-      }
+      // The code that wrote the rows against the code now: a change refuses (unless allowed)
+      // and, allowed, is reported beside the mismatches so that they are not taken for damage.
+      const code = checkCode(
+        run.id,
+        { fingerprint: catalog.fingerprint(run.id), sourceHash: run.sourceHash },
+        loaded,
+        options.allowChanged === true,
+      );
+      const codeChanges = code.fatal.map((c) => c.message);
       const rng = new CounterRng(run.seed);
       const ctx = makeContext(
         run.params as Record<string, number | string | boolean>,
@@ -130,7 +139,7 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
         // Rows spread evenly over every flushed row (the n-th row on disk, shard after shard).
         const rows = Math.min(k, run.doneRows);
         for (let n = 0; n < rows; n++) await check(nthFlushedRow(parts, Math.floor(((n + 0.5) * run.doneRows) / rows)));
-        recomputed = { method: 'stateless', rows, mismatches };
+        recomputed = { method: 'stateless', rows, mismatches, codeChanges };
       } else if (run.workers > 1) {
         // Only each shard's latest state is kept: replay a share of K rows from each start.
         const started = parts.filter((part) => part.flushedRows > part.startRow);
@@ -148,7 +157,7 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
           const stop = Math.min(part.flushedRows, part.startRow + share);
           for (let i = part.startRow; i < stop; i++, rows++) await check(i, shardCtx);
         }
-        recomputed = { method: 'shard-starts', rows, mismatches };
+        recomputed = { method: 'shard-starts', rows, mismatches, codeChanges };
       } else {
         // Resume from each retained checkpoint and replay a share of the K rows after it.
         const starts = catalog.checkpoints(run.id).filter((c) => c.flushedRows < run.flushedRows);
@@ -159,7 +168,7 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
           const stop = Math.min(run.flushedRows, c.flushedRows + share);
           for (let i = c.flushedRows; i < stop; i++, rows++) await check(i);
         }
-        recomputed = { method: 'checkpoints', rows, mismatches };
+        recomputed = { method: 'checkpoints', rows, mismatches, codeChanges };
       }
     }
     return {

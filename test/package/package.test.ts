@@ -131,7 +131,11 @@ beforeAll(() => {
   pkg.allowScripts = { 'better-sqlite3': true, '@riaskov/mmap-io': true, esbuild: true };
   fs.writeFileSync(manifest, JSON.stringify(pkg, null, 2));
   // The tarball and the project's own TypeScript.
-  const install = sh('npm', ['install', '--no-audit', '--no-fund', tarball, 'typescript@5.9', '@types/node@20'], project);
+  const install = sh(
+    'npm',
+    ['install', '--no-audit', '--no-fund', tarball, 'typescript@5.9', '@types/node@20'],
+    project,
+  );
   ok(install, 'npm install <tarball>');
   installLog = install.stderr;
   write(path.join(project, 'experiments', 'model.ts'), MODEL);
@@ -309,7 +313,9 @@ print('ok')
         project,
       );
       expect(bad.status).not.toBe(0);
-      expect(bad.stdout).toMatch(/bad\.ts\(\d+,\d+\): error TS2322[\s\S]*Type 'string' is not assignable to type 'number'/);
+      expect(bad.stdout).toMatch(
+        /bad\.ts\(\d+,\d+\): error TS2322[\s\S]*Type 'string' is not assignable to type 'number'/,
+      );
     } finally {
       fs.rmSync(path.join(project, 'experiments', 'bad.ts'));
     }

@@ -5,23 +5,68 @@ import { deferred } from '../deferred.ts';
 import { runsDirFlag } from '../report.ts';
 import { runView } from '../views.ts';
 
+/** One line about a run's code fingerprint (parsed here: the module stays light). */
+function codeLine(fingerprint: string | undefined): string {
+  if (!fingerprint) return 'code:        no fingerprint (made before mmrun kept them)';
+  const f = JSON.parse(fingerprint) as {
+    files: unknown[];
+    packages: { name: string; version: string }[];
+    node: string;
+    mmrun: string;
+  };
+  const packages = f.packages.map((p) => `${p.name}@${p.version}`).join(', ');
+  return `code:        ${f.files.length} local file(s)${packages ? `, packages ${packages}` : ''}; node ${f.node}, mmrun ${f.mmrun} (--source prints it)`;
+}
+
 interface ShowArgs {
   'run-id': string;
+  'other-id'?: string;
   json?: boolean;
+  source?: boolean;
+  diff?: boolean;
   'runs-dir'?: string;
 }
 
 export const showCommand: CommandModule<object, ShowArgs> = {
-  command: 'show <run-id>',
+  command: 'show <run-id> [other-id]',
   describe: 'Show one run: its spec, progress and event history',
   builder: (y) =>
     (y as Argv<ShowArgs>)
       .positional('run-id', { type: 'string', demandOption: true })
+      .positional('other-id', { type: 'string', describe: 'with --diff: the run to compare with' })
       .option('json', { type: 'boolean', describe: 'print one JSON object' })
-      .example('$0 show walk-20261126-101500-1a2b --json', 'machine-readable'),
-  handler: deferred((argv: ArgumentsCamelCase<ShowArgs>) => {
+      .option('source', { type: 'boolean', describe: 'print the source files that ran (the run’s snapshot)' })
+      .option('diff', { type: 'boolean', describe: 'show how two runs differ: spec, params, code' })
+      .conflicts('source', 'diff')
+      .check((argv) => {
+        if (argv.diff && !argv['other-id']) throw new Error('--diff needs two runs: mmrun show --diff <run-a> <run-b>');
+        if (!argv.diff && argv['other-id']) throw new Error(`one run at a time (or --diff to compare two)`);
+        return true;
+      })
+      .example('$0 show walk-20261126-101500-1a2b --json', 'machine-readable')
+      .example('$0 show walk-20261126-101500-1a2b --source', 'the code that ran')
+      .example('$0 show --diff walk-a walk-b', 'how two runs differ in params and code'),
+  handler: deferred(async (argv: ArgumentsCamelCase<ShowArgs>) => {
     const runsDir = resolveRunsDir(argv['runs-dir']);
-    const { run, events } = getRun(runsDir, argv['run-id']);
+    if (argv.source || argv.diff) {
+      const code = await import('../../fingerprint/runs.ts');
+      if (argv.source) {
+        process.stdout.write(code.runSource(runsDir, argv['run-id']));
+        return;
+      }
+      const d = code.diffRuns(runsDir, argv['run-id'], argv['other-id'] ?? '');
+      if (argv.json) {
+        process.stdout.write(`${JSON.stringify(d, null, 2)}\n`);
+        return;
+      }
+      const lines = [`runs ${d.a} and ${d.b}:`];
+      if (d.spec.length === 0 && d.code.length === 0 && d.patch === '') lines.push('  same spec, params and code');
+      for (const s of d.spec) lines.push(`  ${s.key}: ${JSON.stringify(s.a)} → ${JSON.stringify(s.b)}`);
+      for (const c of d.code) lines.push(`  code: ${c.message}`);
+      process.stdout.write(`${lines.join('\n')}\n${d.patch}`);
+      return;
+    }
+    const { run, events, fingerprint } = getRun(runsDir, argv['run-id']);
     const view = runView(run, runsDir, events);
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
@@ -31,6 +76,7 @@ export const showCommand: CommandModule<object, ShowArgs> = {
       `id:          ${view.id}`,
       `experiment:  ${view.experiment} (${view.experimentPath})`,
       `source:      sha256 ${view.sourceHash}`,
+      codeLine(fingerprint),
       `status:      ${view.status}${view.owner ? ` (pid ${view.owner.pid} on ${view.owner.host}, heartbeat ${view.heartbeatAt ?? 'none'})` : ''}`,
       view.workers > 1
         ? `rows:        ${view.doneRows} of ${view.iterations} flushed, by ${view.workers} workers (rows 0..${view.flushedRows} contiguous)`

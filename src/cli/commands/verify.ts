@@ -55,12 +55,18 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
         ),
       );
     } else if (!result.ok) {
+      const changes = result.recomputed?.codeChanges ?? [];
       process.exitCode = reportError(
         new MmrunError(
           'CHECKSUM_MISMATCH',
-          `recomputed rows differ from the stored ones (first at iteration ${result.recomputed?.mismatches[0]})`,
+          changes.length > 0
+            ? `recomputed rows differ from the stored ones (first at iteration ${result.recomputed?.mismatches[0]}), and the code changed since they were written: ${changes.join('; ')}`
+            : `recomputed rows differ from the stored ones (first at iteration ${result.recomputed?.mismatches[0]}) with the same code that wrote them`,
           {
-            remedy: 'the experiment is not deterministic in (seed, i) and its state, or the data changed',
+            remedy:
+              changes.length > 0
+                ? 'the change explains the difference (`mmrun show <run> --source` prints the code that ran); the stored bytes match their checksums'
+                : 'the experiment is not deterministic in (seed, i) and its state, or the data changed',
           },
         ),
       );
