@@ -1,5 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { getRun } from '../../catalog/query.ts';
+import { MmrunError } from '../../errors.ts';
 import { resolveRunsDir } from '../../runs-dir.ts';
 import { deferred } from '../deferred.ts';
 import { runsDirFlag } from '../report.ts';
@@ -39,8 +40,14 @@ export const showCommand: CommandModule<object, ShowArgs> = {
       .option('diff', { type: 'boolean', describe: 'show how two runs differ: spec, params, code' })
       .conflicts('source', 'diff')
       .check((argv) => {
-        if (argv.diff && !argv['other-id']) throw new Error('--diff needs two runs: mmrun show --diff <run-a> <run-b>');
-        if (!argv.diff && argv['other-id']) throw new Error(`one run at a time (or --diff to compare two)`);
+        if (argv.diff && !argv['other-id']) {
+          throw new MmrunError('USAGE', '--diff needs two runs', { remedy: 'mmrun show --diff <run-a> <run-b>' });
+        }
+        if (!argv.diff && argv['other-id']) {
+          throw new MmrunError('USAGE', `show takes one run, not '${argv['run-id']}' and '${argv['other-id']}'`, {
+            remedy: 'name one run, or pass --diff to compare two',
+          });
+        }
         return true;
       })
       .example('$0 show walk-20261126-101500-1a2b --json', 'machine-readable')
