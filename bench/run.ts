@@ -167,8 +167,10 @@ const benchT0 = performance.now();
 const mb = (bytes: number) => (bytes >= GiB ? `${(bytes / GiB).toFixed(2)} GiB` : `${(bytes / MiB).toFixed(1)} MiB`);
 const rate = (s: Summary) => `${fmtSummary(s)} rows/s`;
 
-const su = await section('start-up: `mmrun list` vs `node -e 0`; a shard worker to its first row', ['cliStartVsNode', 'workerBootMs'], () =>
-  startup({ reps: CONFIG.startupReps, log }),
+const su = await section(
+  'start-up: `mmrun list` vs `node -e 0`; a shard worker to its first row',
+  ['cliStartVsNode', 'workerBootMs'],
+  () => startup({ reps: CONFIG.startupReps, log }),
 );
 if (su) {
   record(
@@ -182,6 +184,11 @@ if (su) {
     'a shard worker thread (compiled JS, the experiment bundled by the main thread), new Worker → its first row computed, wall clock',
   );
   also.push(['`mmrun --help` (ms)', fmtSummary(su.helpMs), 'spawn → exit']);
+  also.push([
+    'bundle + fingerprint, 50 local modules (ms)',
+    fmtSummary(su.fingerprint50Ms),
+    'loadExperiment + codeIdentity in-process: what each run and resume pays',
+  ]);
 }
 
 const tp = await section(

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import module from 'node:module';
 import * as path from 'node:path';
 import { loadExperiment } from '../src/experiment/load.ts';
+import { codeIdentity } from '../src/fingerprint/check.ts';
 import type { ShardInput, ShardMessage } from '../src/runner/shard-protocol.ts';
 import { SHARD_WORKER_MODULE } from '../src/runner/worker-pool.ts';
 import { layoutOf } from '../src/storage/dtype.ts';
@@ -24,6 +25,8 @@ export interface StartupResult {
   readonly helpMs: Summary;
   readonly nodeMs: Summary;
   readonly workerBootMs: Summary;
+  /** Loading (bundling) and fingerprinting an experiment of 50 local modules, in-process. */
+  readonly fingerprint50Ms: Summary;
 }
 
 async function timeNode(args: readonly string[]): Promise<number> {
@@ -95,6 +98,31 @@ export async function startup(cfg: StartupConfig): Promise<StartupResult> {
     const boot: number[] = [];
     for (let rep = 0; rep < cfg.reps; rep++) boot.push(await workerBoot(dir, input, stamp));
     delete process.env.MMRUN_BENCH_STAMP;
+
+    // An experiment importing a chain of 50 local modules: what every run and resume pays
+    // for the bundle and the fingerprint (sha256 and a comment-free hash of every file).
+    const chain = path.join(dir, 'chain');
+    fs.mkdirSync(chain);
+    for (let k = 0; k < 50; k++) {
+      const next = k < 49 ? `import { f${k + 1} } from './m${k + 1}.ts';\n` : '';
+      const consts = Array.from({ length: 40 }, (_, j) => `export const c${k}_${j} = ${j};`).join('\n');
+      fs.writeFileSync(
+        path.join(chain, `m${k}.ts`),
+        `${next}// module ${k}\nexport function f${k}(x: number): number { return ${k < 49 ? `f${k + 1}(x) + ` : ''}x * ${k + 1}; }\n${consts}\n`,
+      );
+    }
+    const entry = path.join(chain, 'exp.ts');
+    fs.writeFileSync(
+      entry,
+      "import { f0 } from './m0.ts';\nexport default { columns: { x: 'f8' }, step: (i: number) => ({ x: f0(i) }) };\n",
+    );
+    const fp: number[] = [];
+    for (let rep = 0; rep <= cfg.reps; rep++) {
+      const t0 = performance.now();
+      codeIdentity(await loadExperiment(entry));
+      if (rep > 0) fp.push(performance.now() - t0);
+    }
+    cfg.log(`  50 local modules: bundled and fingerprinted in ${summarize(fp).median.toFixed(0)} ms`);
     cfg.log(`  shard worker: first row after ${summarize(boot).median.toFixed(0)} ms (median of ${cfg.reps})`);
     return {
       cliStartVsNode: summarize(paired(ms.list, ms.node, (l, n) => l / n)),
@@ -102,6 +130,7 @@ export async function startup(cfg: StartupConfig): Promise<StartupResult> {
       helpMs: summarize(ms.help),
       nodeMs: summarize(ms.node),
       workerBootMs: summarize(boot),
+      fingerprint50Ms: summarize(fp),
     };
   } finally {
     removeTemp(dir);
