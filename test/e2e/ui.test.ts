@@ -144,3 +144,24 @@ describe.skipIf(!haveChromium && !CI)('dashboard in a real browser', () => {
     expect(await portOpen(port)).toBe(false);
   });
 });
+
+describe('mmrun ui on the command line', () => {
+  it('refuses a port in use and a bad port with one line and exit 1, creating nothing', async () => {
+    const runsDir = newDir();
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const port = (busy.address() as net.AddressInfo).port;
+      const taken = await mmrun(['ui', '--port', String(port)], runsDir);
+      expect(taken.code).toBe(1);
+      expect(taken.stderr).toContain(`BAD_OPTION: port ${port} on 127.0.0.1 is in use`);
+      expect(taken.stderr).toContain('--port 0');
+      const bad = await mmrun(['ui', '--port', '70000'], runsDir);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain('port 70000 is not an integer from 0 to 65535');
+      expect(fs.readdirSync(runsDir)).toEqual([]);
+    } finally {
+      busy.close();
+    }
+  });
+});
