@@ -14,6 +14,7 @@ import { memory } from './memory.ts';
 import { resumeStart } from './resume.ts';
 import { statsBench } from './stats.ts';
 import { throughput } from './throughput.ts';
+import { uiBench } from './ui.ts';
 import { workers } from './workers.ts';
 
 const GiB = 2 ** 30;
@@ -42,6 +43,8 @@ const CONFIG = quick
       rssBytes: 1 * GiB,
       workerRows: 400_000,
       statsBytes: 256 * MiB,
+      uiReps: 3,
+      uiRunMs: 4000,
     }
   : {
       reps: 5,
@@ -57,6 +60,8 @@ const CONFIG = quick
       rssBytes: 8 * GiB,
       workerRows: 3_000_000,
       statsBytes: 2 * GiB,
+      uiReps: 5,
+      uiRunMs: 8000,
     };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -85,6 +90,7 @@ const KEYS = [
   'statsVsBareSum',
   'statsVsBareSumK1',
   'statsRssAnonMiB',
+  'writerWithDashboard',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -100,6 +106,7 @@ const TARGETS: Record<Key, { op: '<=' | '>='; limit: number }> = {
   statsVsBareSum: { op: '>=', limit: 0.5 },
   statsVsBareSumK1: { op: '>=', limit: 0.5 },
   statsRssAnonMiB: { op: '<=', limit: 150 },
+  writerWithDashboard: { op: '>=', limit: 0.95 },
 };
 
 interface Figure extends Summary {
@@ -343,6 +350,19 @@ if (sb) {
     fmt(sb.statsRssAnonMiB.median - sb.rssAnonK1MiB.median),
     'peak with 2 threads − peak with 1 (medians): an isolate and tsx’s loader thread',
   ]);
+}
+
+const ub = await section(
+  `writer rows/s with \`mmrun ui\` open and a page refreshing, ${CONFIG.uiRunMs / 1000} s runs`,
+  ['writerWithDashboard'],
+  () => uiBench({ reps: CONFIG.uiReps, runMs: CONFIG.uiRunMs, log }),
+);
+if (ub) {
+  record(
+    'writerWithDashboard',
+    ub.ratio,
+    `\`mmrun run bench/fixtures/cheap.ts --flush-interval 1\` rows/s with \`mmrun ui\` serving its runs directory and a page (histogram and stats on opening, the SSE stream, every second the run, a 4000-point series and the log) ÷ the same run alone, paired by repetition: ${rate(ub.rowsPerSecondWith)} vs ${rate(ub.rowsPerSecondWithout)}; ${fmtSummary(ub.refreshes)} page refreshes per run`,
+  );
 }
 
 const seconds = (performance.now() - benchT0) / 1000;

@@ -7,10 +7,10 @@ import * as path from 'node:path';
 import type { RunRecord } from '../catalog/catalog.ts';
 import { MmrunError, show } from '../errors.ts';
 import { DEFAULT_CHUNK_BYTES, RunRows } from '../export/rows.ts';
-import { MinMaxDownsampler } from '../plot/downsample.ts';
 import { checkBins, chooseEdges, Histogram } from '../plot/histogram.ts';
 import { type ColumnSelection, type NonFinite, readColumn, selectColumn, ValueStats } from '../plot/values.ts';
 import { checkRunId } from '../runner/run.ts';
+import { SERIES_BUCKETS, SeriesAccumulator } from './series.ts';
 
 /** The most points a series may ask for. */
 export const MAX_POINTS = 20_000;
@@ -34,50 +34,28 @@ export interface Series {
 }
 
 /**
- * A column of the run's flushed rows in at most `points` points: every row when there are
- * no more rows than that, else the M4 reduction of {@link MinMaxDownsampler} over
- * ⌊points/4⌋ buckets (each bucket's first, lowest, highest and last value), so no spike is
- * lost however many rows there are.
+ * A column of the run's flushed rows in at most `points` points: every row while there are
+ * at most {@link SERIES_BUCKETS} rows and `points`, else the M4 reduction (each group's first,
+ * lowest, highest and last value), so no spike is lost however many rows there are.
+ * `accumulator`, kept by the caller between requests for the same run and column, makes a
+ * request read only the rows flushed since the previous one.
  * @throws MmrunError `UNKNOWN_COLUMN`, `BAD_COLUMN_INDEX`, `BAD_OPTION` (points)
  */
-export function series(run: RunRecord, runsDir: string, column: string, points: number): Series {
+export function series(
+  run: RunRecord,
+  runsDir: string,
+  column: string,
+  points: number,
+  accumulator = new SeriesAccumulator(),
+): Series {
   checkCount('points', points, 4, MAX_POINTS);
   const rows = RunRows.fromRecord(run, runsDir);
   const selection = selectColumn(rows.layout, column, `run '${run.id}'`);
   const n = rows.flushedRows;
-  const x: number[] = [];
-  const y: (number | null)[] = [];
-  if (n <= points) {
-    const skipped = new ValueStats();
-    forEachValues(rows, selection, (values, count, firstRow) => {
-      skipped.add(values, count);
-      for (let i = 0; i < count; i++) {
-        const v = values[i]!;
-        x.push(firstRow + i);
-        y.push(v - v === 0 ? v : null);
-      }
-    });
-    return {
-      runId: run.id,
-      column: selection.label,
-      flushedRows: n,
-      downsampled: false,
-      x,
-      y,
-      skipped: skipped.skipped,
-    };
-  }
-  const d = new MinMaxDownsampler(n, Math.floor(points / 4));
-  forEachValues(rows, selection, (values, count) => d.push(values, count));
-  for (let c = 0; c < d.columns; c++) {
-    if (d.count[c] === 0) continue;
-    const start = d.startOf(c);
-    const end = d.startOf(c + 1) - 1;
-    const mid = Math.floor((start + end) / 2);
-    x.push(start, mid, mid, end);
-    y.push(d.first[c]!, d.min[c]!, d.max[c]!, d.last[c]!);
-  }
-  return { runId: run.id, column: selection.label, flushedRows: n, downsampled: true, x, y, skipped: d.skipped };
+  if (accumulator.rows > n) throw new RangeError(`the accumulator holds ${accumulator.rows} rows of ${n}`);
+  forEachValues(rows, selection, accumulator.rows, (values, count) => accumulator.push(values, count));
+  const { x, y, downsampled } = accumulator.points(points);
+  return { runId: run.id, column: selection.label, flushedRows: n, downsampled, x, y, skipped: accumulator.skipped };
 }
 
 /** Counts of a column's finite values in equal bins, as `np.histogram` counts them. */
@@ -102,14 +80,14 @@ export function histogram(run: RunRecord, runsDir: string, column: string, bins?
   const rows = RunRows.fromRecord(run, runsDir);
   const selection = selectColumn(rows.layout, column, `run '${run.id}'`);
   const range = new ValueStats();
-  forEachValues(rows, selection, (values, count) => range.add(values, count));
+  forEachValues(rows, selection, 0, (values, count) => range.add(values, count));
   const base = { runId: run.id, column: selection.label, flushedRows: rows.flushedRows, skipped: range.skipped };
   if (range.finite === 0) {
     if (bins !== undefined) checkBins(bins);
     return { ...base, edges: [], counts: [], total: 0 };
   }
   const h = new Histogram(chooseEdges(range, selection.integer, bins));
-  forEachValues(rows, selection, (values, count) => h.add(values, count));
+  forEachValues(rows, selection, 0, (values, count) => h.add(values, count));
   return { ...base, edges: Array.from(h.edges), counts: Array.from(h.counts), total: h.total };
 }
 
@@ -167,15 +145,16 @@ export function checkCount(name: string, value: number, min: number, max: number
   return value;
 }
 
-// Calls `fn` with the selected values of rows [0, flushedRows) in row order, a chunk at a time.
+// Calls `fn` with the selected values of rows [from, flushedRows) in row order, a chunk at a time.
 function forEachValues(
   rows: RunRows,
   selection: ColumnSelection,
-  fn: (values: Float64Array, count: number, firstRow: number) => void,
+  from: number,
+  fn: (values: Float64Array, count: number) => void,
 ): void {
   const { itemsize } = rows.layout;
   const values = new Float64Array(Math.max(1, Math.floor(DEFAULT_CHUNK_BYTES / itemsize)));
-  for (const chunk of rows.chunks(0, rows.flushedRows, DEFAULT_CHUNK_BYTES)) {
-    fn(values, readColumn(chunk, itemsize, selection, values), chunk.firstRow);
+  for (const chunk of rows.chunks(from, rows.flushedRows, DEFAULT_CHUNK_BYTES)) {
+    fn(values, readColumn(chunk, itemsize, selection, values));
   }
 }

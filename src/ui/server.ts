@@ -14,6 +14,7 @@ import { DEFAULT_POINTS, histogram, logTail, series } from './data.ts';
 import { RunsFeed } from './live.ts';
 import { CatalogReader } from './reader.ts';
 import { allowedHosts, hostAllowed, needsToken, newToken, sameToken, tokenOf } from './security.ts';
+import type { SeriesAccumulator } from './series.ts';
 
 /** Options of {@link startDashboard}. */
 export interface DashboardOptions {
@@ -90,7 +91,17 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
   const reader = new CatalogReader(runsDir);
   const feed = new RunsFeed({ version: () => reader.version(), runs: () => reader.runs() }, options.pollMs ?? 500);
   const assets = loadAssets();
-  const state: ServerState = { runsDir, reader, feed, assets, token, allowed: new Set(), cookie: '', cache: new Map() };
+  const state: ServerState = {
+    runsDir,
+    reader,
+    feed,
+    assets,
+    token,
+    allowed: new Set(),
+    cookie: '',
+    cache: new Map(),
+    series: new Map(),
+  };
   const server = http.createServer((req, res) => {
     handle(req, res, state).catch((error: unknown) => fail(res, error));
   });
@@ -140,6 +151,7 @@ interface ServerState {
   // Results of series, histogram and stats requests, by run, snapshot and parameters: the
   // flushed rows of a snapshot never change, so a page refreshing an idle run costs nothing.
   readonly cache: Map<string, unknown>;
+  readonly series: Map<string, SeriesAccumulator>;
 }
 
 const CACHE_ENTRIES = 64;

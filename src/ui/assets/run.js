@@ -1,5 +1,8 @@
 // A run's page: spec, progress, a chart of a column over the flushed rows (downsampled on
 // the server) that grows as rows are flushed, a histogram, stats, events and the log tail.
+// The chart and log follow every flush (the server reads only the new rows); the histogram
+// and stats read every flushed row, so for a running run they are computed when the page
+// opens, when the column changes, when the run stops, and on their refresh buttons.
 import uPlot from '/vendor/uPlot.esm.js';
 import { atRisk, count, duration, eta, getJson, h, percent, since, subscribe } from './common.js';
 
@@ -14,6 +17,9 @@ let shownRows = -1;
 let shownColumn = '';
 let busy = false;
 let again = false;
+// Whether the histogram and stats are to be recomputed at the next refresh.
+let heavy = true;
+let lastStatus = '';
 
 document.title = `mmrun — ${id}`;
 $('#run-id').textContent = id;
@@ -88,6 +94,7 @@ async function renderChart() {
   $('#chart-note').textContent =
     `${count(s.flushedRows)} flushed rows${s.downsampled ? `, min/max of ${count(s.x.length / 4)} buckets` : ''}`;
   el.dataset.points = String(s.x.length);
+  el.dataset.rows = String(s.flushedRows);
   if (chart && shownColumn === column) {
     chart.setData(data);
   } else {
@@ -113,7 +120,8 @@ async function renderHistogram() {
   const el = $('#hist');
   const d = await getJson(`${api}/histogram?column=${encodeURIComponent(column)}`);
   const centers = d.counts.map((_, k) => (d.edges[k] + d.edges[k + 1]) / 2);
-  $('#hist-note').textContent = `${count(d.total)} values in ${d.counts.length} bins`;
+  $('#hist-note').textContent =
+    `${count(d.total)} values in ${d.counts.length} bins, over ${count(d.flushedRows)} flushed rows`;
   hist?.destroy();
   hist = new uPlot(
     {
@@ -185,10 +193,13 @@ async function refresh(force = false) {
     if (!columnSelect.options.length) {
       columnSelect.replaceChildren(...columnNames(run.columns).map((c) => h('option', {}, c)));
     }
-    if (force || run.flushedRows !== shownRows) {
+    if (lastStatus === 'running' && run.status !== 'running') heavy = true;
+    lastStatus = run.status;
+    if (force || heavy || run.flushedRows !== shownRows) {
       shownRows = run.flushedRows;
       await renderChart();
-      await Promise.all([renderHistogram(), renderStats(), renderLog()]);
+      await Promise.all([renderLog(), ...(force || heavy ? [renderHistogram(), renderStats()] : [])]);
+      heavy = false;
     }
   } catch (error) {
     showError(error);
@@ -202,6 +213,8 @@ async function refresh(force = false) {
 }
 
 columnSelect.addEventListener('change', () => refresh(true));
+$('#hist-refresh').addEventListener('click', () => renderHistogram().catch(showError));
+$('#stats-refresh').addEventListener('click', () => renderStats().catch(showError));
 await refresh(true);
 let last = '';
 subscribe((runs) => {
