@@ -358,6 +358,10 @@ async function api(
     const status = query.list('status');
     const experiment = query.string('experiment');
     query.done(['status', 'experiment']);
+    const bad = status?.find((x) => !STATUSES.includes(x));
+    if (bad !== undefined) {
+      throw new HttpError(400, 'BAD_OPTION', `status ${show(bad)} is not one of ${STATUSES.join(', ')}`);
+    }
     const runs = s.reader
       .runs()
       .filter(
@@ -412,6 +416,8 @@ async function api(
       throw notFound(parts);
   }
 }
+
+const STATUSES: readonly string[] = ['running', 'interrupted', 'crashed', 'failed', 'completed'];
 
 const notFound = (parts: string[]): HttpError =>
   new HttpError(

@@ -27,7 +27,8 @@ async function shot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const file = path.join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
-  if (DOCS && (name === 'ui-runs' || name === 'ui-run')) fs.copyFileSync(file, path.join(ROOT, 'docs/img', `${name}.png`));
+  if (DOCS && (name === 'ui-runs' || name === 'ui-run'))
+    fs.copyFileSync(file, path.join(ROOT, 'docs/img', `${name}.png`));
 }
 
 const portOpen = (port: number): Promise<boolean> =>

@@ -114,6 +114,41 @@ describe('read-only', () => {
     expect(hashFiles(runsDir, (n) => n === 'mmrun.sqlite')).toEqual({ 'mmrun.sqlite': before['mmrun.sqlite'] });
   });
 
+  it('changes no byte of the runs directory, and leaves only what SQLite needs to read a WAL catalog', async () => {
+    const dir = newDir();
+    const made = await mmrun(
+      ['run', path.join(FIXTURES, 'ui-slow.ts'), '--iterations', '500', '--param', 'stepUs=0', '--id', 'r', '--quiet'],
+      dir,
+    );
+    expect(made.code, made.stderr).toBe(0);
+    const before = { ...hashFiles(dir), ...hashFiles(path.join(dir, 'r')) };
+    const own = await startDashboard({ runsDir: dir, port: 0 });
+    for (const p of [
+      '/api/runs',
+      '/api/runs/r',
+      '/api/runs/r/series?column=x',
+      '/api/runs/r/histogram?column=x',
+      '/api/runs/r/stats',
+      '/api/runs/r/log',
+      '/api/runs/r/export?format=arrow',
+      '/',
+      '/runs/r',
+    ]) {
+      expect((await request(own, p)).status, p).toBe(200);
+    }
+    await own.close();
+    const after = { ...hashFiles(dir), ...hashFiles(path.join(dir, 'r')) };
+    for (const [name, hash] of Object.entries(before)) expect(after[name], name).toBe(hash);
+    const added = Object.keys(after).filter((n) => !(n in before));
+    expect(
+      added.every((n) => n === 'mmrun.sqlite-wal' || n === 'mmrun.sqlite-shm'),
+      added.join(),
+    ).toBe(true);
+    expect(
+      fs.existsSync(path.join(dir, 'mmrun.sqlite-wal')) ? fs.statSync(path.join(dir, 'mmrun.sqlite-wal')).size : 0,
+    ).toBe(0);
+  });
+
   it('reads a killed run as crashed without recording anything in the catalog', async () => {
     const cli = spawnMmrun(
       ['run', path.join(FIXTURES, 'ui-slow.ts'), '--id', 'killed-1', '--flush-interval', '0.1', '--quiet'],
@@ -172,6 +207,7 @@ describe('ids and parameters', () => {
     expect(notFound.json().error).toMatchObject({ code: 'RUN_NOT_FOUND' });
     expect(notFound.json().error?.message).toContain("no run 'no-such-run'");
     const cases: [string, string][] = [
+      ['/api/runs?status=running,bogus', 'BAD_OPTION'],
       ['/api/runs/done-1/series?column=..%2F..%2Fetc%2Fpasswd', 'UNKNOWN_COLUMN'],
       ['/api/runs/done-1/series?column=x[3]', 'BAD_COLUMN_INDEX'],
       ['/api/runs/done-1/series', 'BAD_OPTION'],
