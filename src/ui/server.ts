@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunRecord } from '../catalog/catalog.ts';
+import { toJson as statsJson } from '../cli/commands/stats.ts';
 import { runView } from '../cli/views.ts';
 import { MmrunError, show } from '../errors.ts';
 import { EXPORT_FORMATS, type ExportFormat, exportRun } from '../export/export.ts';
@@ -399,9 +400,12 @@ async function api(
       query.done(['columns']);
       const key = `stats|${columns?.join(',')}`;
       const hit = s.cache.get(cacheKey(run, key));
+      // The object `mmrun stats --json` prints (non-finite figures as "NaN", "Infinity").
       const result =
         hit ??
-        (await summarizeRun({ runId: run.id, run, runsDir: s.runsDir, workers: 1, ...(columns ? { columns } : {}) }));
+        statsJson(
+          await summarizeRun({ runId: run.id, run, runsDir: s.runsDir, workers: 1, ...(columns ? { columns } : {}) }),
+        );
       if (!hit) remember(s, cacheKey(run, key), result);
       return sendJson(res, 200, result);
     }

@@ -262,10 +262,13 @@ describe('data', () => {
     const hist = (await request(ui, '/api/runs/done-1/histogram?column=up')).json();
     expect(hist.counts).toHaveLength(2);
     expect(hist.total).toBe(3000);
-    const stats = (await request(ui, '/api/runs/done-1/stats?columns=i')).json() as unknown as {
-      stats: { column: string; count: number; max: number }[];
-    };
-    expect(stats.stats[0]).toMatchObject({ column: 'i', count: 3000, max: 2999 });
+    const stats = (await request(ui, '/api/runs/done-1/stats?columns=i,x')).json();
+    const cliStats = await mmrun(['stats', 'done-1', '--columns', 'i,x', '--json'], runsDir);
+    expect(stats).toEqual(JSON.parse(cliStats.stdout));
+    expect((stats.columns as Record<string, { count: number; max: number }>).i).toMatchObject({
+      count: 3000,
+      max: 2999,
+    });
     const log = (await request(ui, '/api/runs/done-1/log?tail=1')).json() as unknown as { lines: { msg: string }[] };
     expect(log.lines).toHaveLength(1);
     expect(log.lines[0]!.msg).toBe('run completed');

@@ -155,13 +155,8 @@ async function renderStats() {
     h('tr', {}, h('th', {}, 'column'), ...cols.map((c) => h('th', { class: 'num' }, c))),
   );
   $('#stats tbody').replaceChildren(
-    ...s.stats.map((c) =>
-      h(
-        'tr',
-        {},
-        h('td', {}, c.column),
-        ...cols.map((k) => h('td', { class: 'num' }, fmt(k.startsWith('p') ? c.quantiles?.[k] : c[k]))),
-      ),
+    ...Object.entries(s.columns).map(([name, c]) =>
+      h('tr', {}, h('td', {}, name), ...cols.map((k) => h('td', { class: 'num' }, fmt(c[k])))),
     ),
   );
   $('#stats-note').textContent = `over ${count(s.rows)} flushed rows`;
