@@ -15,7 +15,7 @@ import { DEFAULT_POINTS, histogram, logTail, series } from './data.ts';
 import { RunsFeed } from './live.ts';
 import { CatalogReader } from './reader.ts';
 import { allowedHosts, hostAllowed, needsToken, newToken, sameToken, tokenOf } from './security.ts';
-import type { SeriesAccumulator } from './series.ts';
+import { SeriesAccumulator } from './series.ts';
 
 /** Options of {@link startDashboard}. */
 export interface DashboardOptions {
@@ -156,6 +156,10 @@ interface ServerState {
 }
 
 const CACHE_ENTRIES = 64;
+// Milliseconds a series request of a running run reads new rows for, at most: a page
+// following a writer faster than that lags behind it (and catches up later) rather than
+// competing with it for the CPU.
+const SERIES_BUDGET_MS = 40;
 
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -379,11 +383,16 @@ async function api(
       const column = query.required('column');
       const points = query.integer('points') ?? DEFAULT_POINTS;
       query.done(['column', 'points']);
-      return sendJson(
-        res,
-        200,
-        cached(s, run, `series|${column}|${points}`, () => series(run, s.runsDir, column, points)),
-      );
+      // One accumulator per run and column: each request reads only the rows flushed since.
+      const key = `${run.id}|${run.createdAt}|${column}`;
+      let accumulator = s.series.get(key);
+      if (!accumulator || accumulator.rows > run.flushedRows) accumulator = new SeriesAccumulator();
+      const budget = run.status === 'running' ? SERIES_BUDGET_MS : undefined;
+      const result = series(run, s.runsDir, column, points, accumulator, budget);
+      s.series.delete(key);
+      s.series.set(key, accumulator);
+      if (s.series.size > CACHE_ENTRIES) s.series.delete(s.series.keys().next().value!);
+      return sendJson(res, 200, result);
     }
     case 'histogram': {
       const column = query.required('column');

@@ -157,10 +157,28 @@ describe('read-only', () => {
     await waitFor(() => (peekRun(runsDir, 'killed-1')?.flushedRows ?? 0) > 0, 30_000, 'a flush');
     const running = (await request(ui, '/api/runs?status=running')).json() as unknown as { id: string }[];
     expect(running.map((r) => r.id)).toEqual(['killed-1']);
+    // The chart of a live run, asked for as it grows: each request reads only the new rows.
+    const drawn: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const seen = peekRun(runsDir, 'killed-1')?.flushedRows ?? 0;
+      await waitFor(() => (peekRun(runsDir, 'killed-1')?.flushedRows ?? 0) > seen, 30_000, 'another flush');
+      drawn.push(Number((await request(ui, '/api/runs/killed-1/series?column=x&points=400')).json().rows));
+    }
+    expect(drawn[2]).toBeGreaterThan(drawn[0]!);
     cli.child.kill('SIGKILL');
     await cli.exited;
     const r = await request(ui, '/api/runs/killed-1');
     expect(r.json().status).toBe('crashed');
+    // Grown piece by piece, the chart is the one drawn from all the rows at once.
+    const grown = (await request(ui, '/api/runs/killed-1/series?column=x&points=400')).json();
+    const fresh = await startDashboard({ runsDir, port: 0 });
+    try {
+      const whole = (await request(fresh, '/api/runs/killed-1/series?column=x&points=400')).json();
+      expect(grown.rows).toBe(r.json().flushedRows);
+      expect(grown).toEqual(whole);
+    } finally {
+      await fresh.close();
+    }
     // Detected, not recorded: the catalog (opened read-only) still says running.
     expect(peekRun(runsDir, 'killed-1')?.status).toBe('running');
   });
@@ -244,6 +262,7 @@ describe('data', () => {
     reader.close();
     const full = (await request(ui, '/api/runs/done-1/series?column=x&points=5000')).json();
     expect(full.downsampled).toBe(false);
+    expect(full).toMatchObject({ rows: 3000, flushedRows: 3000 });
     expect(full.x).toEqual(xs.map((_, i) => i));
     expect(full.y).toEqual(xs);
     const small = (await request(ui, '/api/runs/done-1/series?column=x&points=40')).json() as unknown as {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import * as os from 'node:os';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { DEFAULT_PORT, startDashboard } from '../../ui/server.ts';
 import { deferred } from '../deferred.ts';
@@ -31,6 +32,12 @@ export const uiCommand: CommandModule<object, UiArgs> = {
       .example('$0 ui', 'http://127.0.0.1:7878/')
       .example('$0 ui --host 0.0.0.0 --port 8080', 'reachable from other machines, with a token'),
   handler: deferred(async (argv: ArgumentsCamelCase<UiArgs>) => {
+    // An observer: on a busy machine the runs it watches get the CPU first.
+    try {
+      os.setPriority(os.constants.priority.PRIORITY_LOW);
+    } catch {
+      // not permitted here: run at the normal priority
+    }
     const ui = await startDashboard({
       runsDir: argv['runs-dir'],
       ...(argv.port === undefined ? {} : { port: argv.port }),

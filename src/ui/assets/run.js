@@ -20,6 +20,8 @@ let again = false;
 // Whether the histogram and stats are to be recomputed at the next refresh.
 let heavy = true;
 let lastStatus = '';
+// A pending request for the rest of the chart's rows.
+let catchUp;
 
 document.title = `mmrun — ${id}`;
 $('#run-id').textContent = id;
@@ -91,10 +93,20 @@ async function renderChart() {
   const points = Math.min(20000, 4 * chartWidth(el));
   const s = await getJson(`${api}/series?column=${encodeURIComponent(column)}&points=${points}`);
   const data = [s.x, s.y];
-  $('#chart-note').textContent =
-    `${count(s.flushedRows)} flushed rows${s.downsampled ? `, min/max of ${count(s.x.length / 4)} buckets` : ''}`;
+  const rows =
+    s.rows < s.flushedRows
+      ? `${count(s.rows)} of ${count(s.flushedRows)} flushed rows (catching up)`
+      : `${count(s.rows)} flushed rows`;
+  $('#chart-note').textContent = `${rows}${s.downsampled ? `, min/max of ${count(s.x.length / 4)} buckets` : ''}`;
   el.dataset.points = String(s.x.length);
-  el.dataset.rows = String(s.flushedRows);
+  el.dataset.rows = String(s.rows);
+  // The server reads a bounded slice of new rows per request: ask again until caught up.
+  if (s.rows < s.flushedRows && catchUp === undefined) {
+    catchUp = setTimeout(() => {
+      catchUp = undefined;
+      renderChart().catch(showError);
+    }, 250);
+  }
   if (chart && shownColumn === column) {
     chart.setData(data);
   } else {
