@@ -292,10 +292,14 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, s: Se
   const parts = segmentsOf(url.pathname);
   const query = new Query(url.searchParams);
   if (parts[0] === 'api') return api(req, res, s, parts.slice(1), query);
-  if (parts.length === 0) return page(res, s, 'index.html', headers, query);
+  if (parts.length === 0) {
+    query.done(['status', 'experiment']); // the page's filters, kept in its address
+    return page(res, s, 'index.html', headers);
+  }
   if (parts[0] === 'runs' && parts.length === 2) {
     s.reader.run(parts[1]!); // 400 for an id no run can have, 404 for an unknown run
-    return page(res, s, 'run.html', headers, query);
+    query.done([]);
+    return page(res, s, 'run.html', headers);
   }
   const asset = s.assets.get(url.pathname);
   if (!asset) throw new HttpError(404, 'NOT_FOUND', `nothing at ${show(url.pathname)}`, 'the runs page is at /');
@@ -310,14 +314,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, s: Se
   res.end(asset.body);
 }
 
-function page(
-  res: http.ServerResponse,
-  s: ServerState,
-  name: string,
-  headers: Record<string, string>,
-  query: Query,
-): void {
-  query.done([]);
+function page(res: http.ServerResponse, s: ServerState, name: string, headers: Record<string, string>): void {
   const asset = s.assets.get(`/assets/${name}`)!;
   res.writeHead(200, {
     ...SECURITY_HEADERS,

@@ -135,6 +135,15 @@ describe.skipIf(!haveChromium && !CI)('dashboard in a real browser', () => {
       .poll(() => page.locator('tr[data-run-id="live-1"]').getAttribute('data-status'), { timeout: 10_000 })
       .toBe('crashed');
     await shot(page, 'ui-runs-crashed');
+    // Filters: by status, then by experiment; kept in the address across a reload.
+    await page.selectOption('#status-filter', 'crashed');
+    await expect.poll(() => page.locator('#runs tbody tr').count()).toBe(1);
+    expect(await page.locator('#runs tbody tr').getAttribute('data-run-id')).toBe('live-1');
+    await page.selectOption('#status-filter', '');
+    await page.selectOption('#experiment-filter', 'walk');
+    await page.reload();
+    await expect.poll(() => page.locator('#runs tbody tr').first().getAttribute('data-run-id')).toBe('walk-demo');
+    expect(await page.locator('#runs tbody tr').count()).toBe(1);
     expect(errors).toEqual([]);
 
     // Ctrl-C stops the server: exit 130, the port is free.

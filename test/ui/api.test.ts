@@ -92,6 +92,12 @@ describe('Host header (DNS rebinding)', () => {
     expect((await request(ui, '/assets/runs.js', { host: 'evil.example' })).status).toBe(403);
   });
 
+  it('serves the runs page with its filters in the address, and refuses other parameters', async () => {
+    expect((await request(ui, '/?status=crashed&experiment=walk')).status).toBe(200);
+    expect((await request(ui, '/?x=1')).json().error?.code).toBe('BAD_OPTION');
+    expect((await request(ui, '/runs/done-1?status=crashed')).status).toBe(400);
+  });
+
   it('answers the bound address and localhost', async () => {
     for (const host of [`127.0.0.1:${ui.port}`, `localhost:${ui.port}`, `LOCALHOST:${ui.port}`]) {
       expect((await request(ui, '/api/runs', { host })).status, host).toBe(200);
