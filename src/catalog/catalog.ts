@@ -257,6 +257,11 @@ export class Catalog {
    */
   static openReadOnly(runsDir: string): Catalog {
     const file = path.join(runsDir, CATALOG_FILE);
+    if (!fs.existsSync(file)) {
+      throw new MmrunError('CATALOG_INVALID', `no catalog at ${file}`, {
+        remedy: 'check --runs-dir (or $MMRUN_RUNS_DIR); `mmrun run` creates the catalog',
+      });
+    }
     let db: Database.Database;
     try {
       db = new Database(file, { readonly: true, fileMustExist: true, timeout: 1000 });
