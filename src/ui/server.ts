@@ -160,6 +160,8 @@ const CACHE_ENTRIES = 64;
 // following a writer faster than that lags behind it (and catches up later) rather than
 // competing with it for the CPU.
 const SERIES_BUDGET_MS = 40;
+// Rows of at least this many bytes are summarised in a worker thread (it takes ~0.3 s to start).
+const STATS_IN_THREAD_BYTES = 256 << 20;
 
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -410,7 +412,15 @@ async function api(
       const result =
         hit ??
         statsJson(
-          await summarizeRun({ runId: run.id, run, runsDir: s.runsDir, workers: 1, ...(columns ? { columns } : {}) }),
+          await summarizeRun({
+            runId: run.id,
+            run,
+            runsDir: s.runsDir,
+            workers: 1,
+            // Many rows are read in a worker thread, so the server keeps answering meanwhile.
+            callerReads: run.flushedRows * run.itemsize < STATS_IN_THREAD_BYTES,
+            ...(columns ? { columns } : {}),
+          }),
         );
       if (!hit) remember(s, cacheKey(run, key), result);
       return sendJson(res, 200, result);
