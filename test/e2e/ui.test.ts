@@ -26,7 +26,7 @@ afterAll(async () => {
 async function shot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const file = path.join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.locator('body').screenshot({ path: file });
   if (DOCS && (name === 'ui-runs' || name === 'ui-run'))
     fs.copyFileSync(file, path.join(ROOT, 'docs/img', `${name}.png`));
 }
