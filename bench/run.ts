@@ -15,6 +15,7 @@ import { resumeStart } from './resume.ts';
 import { startup } from './startup.ts';
 import { statsBench } from './stats.ts';
 import { throughput } from './throughput.ts';
+import { uiBench } from './ui.ts';
 import { workers } from './workers.ts';
 
 const GiB = 2 ** 30;
@@ -44,6 +45,8 @@ const CONFIG = quick
       workerRows: 400_000,
       statsBytes: 256 * MiB,
       startupReps: 10,
+      uiReps: 3,
+      uiRunMs: 4000,
     }
   : {
       reps: 5,
@@ -60,6 +63,8 @@ const CONFIG = quick
       workerRows: 3_000_000,
       statsBytes: 2 * GiB,
       startupReps: 20,
+      uiReps: 5,
+      uiRunMs: 8000,
     };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -90,6 +95,7 @@ const KEYS = [
   'statsRssAnonMiB',
   'cliStartVsNode',
   'workerBootMs',
+  'writerWithDashboard',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -107,6 +113,7 @@ const TARGETS: Record<Key, { op: '<=' | '>='; limit: number }> = {
   statsRssAnonMiB: { op: '<=', limit: 150 },
   cliStartVsNode: { op: '<=', limit: 2.5 },
   workerBootMs: { op: '<=', limit: 100 },
+  writerWithDashboard: { op: '>=', limit: 0.95 },
 };
 
 interface Figure extends Summary {
@@ -374,6 +381,19 @@ if (sb) {
     fmt(sb.statsRssAnonMiB.median - sb.rssAnonK1MiB.median),
     'peak with 2 threads − peak with 1 (medians): one more isolate',
   ]);
+}
+
+const ub = await section(
+  `writer rows/s with \`mmrun ui\` open and a page refreshing, ${CONFIG.uiRunMs / 1000} s runs`,
+  ['writerWithDashboard'],
+  () => uiBench({ reps: CONFIG.uiReps, runMs: CONFIG.uiRunMs, log }),
+);
+if (ub) {
+  record(
+    'writerWithDashboard',
+    ub.ratio,
+    `\`mmrun run bench/fixtures/cheap.ts --flush-interval 1\` rows/s with \`mmrun ui\` serving its runs directory and a page (histogram and stats on opening, the SSE stream, every second the run, a 4000-point series and the log) ÷ the same run alone, paired by repetition: ${rate(ub.rowsPerSecondWith)} vs ${rate(ub.rowsPerSecondWithout)}; ${fmtSummary(ub.refreshes)} page refreshes per run`,
+  );
 }
 
 const seconds = (performance.now() - benchT0) / 1000;

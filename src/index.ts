@@ -27,3 +27,4 @@ export type { NpyFieldInfo, NpyInspection } from './storage/npy.ts';
 export { descrItemsize, inspectNpy } from './storage/npy.ts';
 export { Segment } from './storage/segment.ts';
 export { SegmentedArray } from './storage/segmented-array.ts';
+export { type Dashboard, type DashboardOptions, startDashboard } from './ui/server.ts';

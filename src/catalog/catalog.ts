@@ -241,10 +241,58 @@ export class Catalog {
   readonly #db: Database.Database;
   // Prepared once per SQL text: a flush runs the same few statements every time.
   readonly #statements = new Map<string, Database.Statement>();
+  // Opened with `readonly`: nothing is ever written (a crash is detected, not recorded).
+  readonly #readonly: boolean;
 
-  private constructor(file: string, db: Database.Database) {
+  private constructor(file: string, db: Database.Database, readonly = false) {
     this.file = file;
     this.#db = db;
+    this.#readonly = readonly;
+  }
+
+  /**
+   * Opens the catalog of a runs directory read-only, for a reader that must never write,
+   * block or slow a writer (a dashboard): no migration, no pragma that writes, and a
+   * `running` run whose owner is gone reads as `crashed` without being recorded. SQLite may
+   * create the `-wal` and `-shm` files of a cleanly closed catalog (the next read-write
+   * close removes them).
+   * @throws MmrunError `CATALOG_INVALID` (missing, not SQLite, or of another schema version)
+   */
+  static openReadOnly(runsDir: string): Catalog {
+    const file = path.join(runsDir, CATALOG_FILE);
+    if (!fs.existsSync(file)) {
+      throw new MmrunError('CATALOG_INVALID', `no catalog at ${file}`, {
+        remedy: 'check --runs-dir (or $MMRUN_RUNS_DIR); `mmrun run` creates the catalog',
+      });
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(file, { readonly: true, fileMustExist: true, timeout: 1000 });
+    } catch (cause) {
+      throw catalogError(cause, file);
+    }
+    try {
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version !== SCHEMA_VERSION) {
+        throw new MmrunError(
+          version > SCHEMA_VERSION ? 'CATALOG_TOO_NEW' : 'CATALOG_INVALID',
+          `${file} has schema version ${version} but this mmrun reads version ${SCHEMA_VERSION} read-only`,
+          { remedy: 'use the mmrun that wrote this catalog (any writing command of this mmrun migrates an older one)' },
+        );
+      }
+      return new Catalog(file, db, true);
+    } catch (cause) {
+      db.close();
+      throw catalogError(cause, file);
+    }
+  }
+
+  /**
+   * A number that changes whenever another connection commits to the catalog (SQLite's
+   * `PRAGMA data_version`): cheap to poll for changes.
+   */
+  dataVersion(): number {
+    return this.#db.pragma('data_version', { simple: true }) as number;
   }
 
   /**
@@ -666,6 +714,7 @@ export class Catalog {
 
   #detectCrash(run: RunRecord): RunRecord {
     if (run.status !== 'running' || (run.owner && ownerLiveness(run.owner, run.heartbeatAt) !== 'dead')) return run;
+    if (this.#readonly) return { ...run, status: 'crashed' };
     try {
       return this.#tx(() => {
         const fresh = this.#get(run.id)!;

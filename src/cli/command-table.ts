@@ -87,6 +87,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     describe: 'Write (and with --submit, submit) a Slurm job array that runs an experiment in shards',
     load: async () => (await import('./commands/slurm.ts')).slurmCommand as AnyCommand,
   },
+  ui: {
+    command: 'ui',
+    describe: 'Serve a read-only dashboard of the runs (a web page and a JSON API) until Ctrl-C',
+    load: async () => (await import('./commands/ui.ts')).uiCommand as AnyCommand,
+  },
 };
 
 /** Global options that take a value: their value is not the command. */

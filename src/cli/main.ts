@@ -35,10 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('verbose', { alias: 'v', type: 'boolean', global: true, describe: 'print stacks with errors' });
   await registerCommands(cli, hideBin([...argv]));
   cli
-    .demandCommand(
-      1,
-      'name a command: run, resume, list, show, verify, export, inspect, plot, stats, merge, slurm, new, rm or gc',
-    )
+    .demandCommand(1, `name a command: ${Object.keys(COMMANDS).join(', ')}`)
     .strict()
     .recommendCommands()
     .completion('completion', 'print a shell completion script')

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
-import type { RunStatus } from '../catalog/catalog.ts';
+import type { RunRecord, RunStatus } from '../catalog/catalog.ts';
 import { MmrunError, show } from '../errors.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 import { csvEncoder } from './formats/csv.ts';
@@ -33,6 +33,12 @@ export interface ExportOptions {
    * @default $MMRUN_RUNS_DIR, else ./runs
    */
   readonly runsDir?: string;
+  /**
+   * The run as already looked up (e.g. through a read-only catalog): exactly its flushed
+   * rows are exported, and the catalog is not opened again.
+   * @default looked up by `runId`
+   */
+  readonly run?: RunRecord;
   /**
    * A file path, or a stream (such as `process.stdout`) that is written with backpressure
    * and flushed but never ended.
@@ -110,7 +116,7 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
   const began = performance.now();
   const format = checkFormat(options.format);
   const runsDir = resolveRunsDir(options.runsDir);
-  const source = RunRows.open(runsDir, options.runId);
+  const source = options.run ? RunRows.fromRecord(options.run, runsDir) : RunRows.open(runsDir, options.runId);
   const { run, layout } = source;
   const fields = selectColumns(layout, options.columns, `run '${run.id}'`);
   const range = typeof options.rows === 'string' ? parseRowRange(options.rows) : (options.rows ?? {});

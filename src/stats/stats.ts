@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
-import type { RunStatus } from '../catalog/catalog.ts';
+import type { RunRecord, RunStatus } from '../catalog/catalog.ts';
 import { MmrunError, show } from '../errors.ts';
 import { DEFAULT_CHUNK_BYTES, RunRows } from '../export/rows.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
@@ -30,6 +30,12 @@ export interface StatsOptions {
    * @default $MMRUN_RUNS_DIR, else ./runs
    */
   readonly runsDir?: string;
+  /**
+   * The run as already looked up (e.g. through a read-only catalog): exactly its flushed
+   * rows are read, and the catalog is not opened again.
+   * @default looked up by `runId`
+   */
+  readonly run?: RunRecord;
   /**
    * Columns to summarise, in this order: a name (a vector column: all its elements together)
    * or one element of a vector column as `v[2]`.
@@ -191,7 +197,7 @@ export async function summarizeRun(options: StatsOptions): Promise<StatsResult> 
   const callerReads = options.callerReads ?? true;
   if (options.workers !== undefined) positiveInteger('workers', options.workers, '--workers');
   const runsDir = resolveRunsDir(options.runsDir);
-  const source = RunRows.open(runsDir, options.runId);
+  const source = options.run ? RunRows.fromRecord(options.run, runsDir) : RunRows.open(runsDir, options.runId);
   const { run, layout } = source;
   const selections = selectColumns(layout, options.columns, `run '${run.id}'`);
   const ranges = source.flushedRanges;

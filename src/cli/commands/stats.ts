@@ -1,5 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { MmrunError } from '../../errors.ts';
+import { statsJson as toJson } from '../../stats/json.ts';
 import { QUANTILE_NAMES } from '../../stats/quantiles.ts';
 import {
   type ColumnStats,
@@ -167,39 +168,6 @@ function progressReporter(stream: NodeJS.WriteStream = process.stderr): {
 }
 
 /** A number for JSON: non-finite values as the strings "NaN", "Infinity", "-Infinity". */
-const jsonNumber = (x: number | null): number | string | null => (x === null || Number.isFinite(x) ? x : String(x));
-
-/** The `--json` object: deterministic (no timing, no thread count), one key per column. */
-export function toJson(result: StatsResult): Record<string, unknown> {
-  const columns: Record<string, unknown> = {};
-  for (const s of result.stats) {
-    const quantiles = Object.fromEntries(QUANTILE_NAMES.map((q) => [q, jsonNumber(s.quantiles?.[q] ?? null)]));
-    columns[s.column] = {
-      dtype: s.dtype,
-      elements: s.elements,
-      count: s.count,
-      nan: s.nan,
-      inf: s.inf,
-      mean: jsonNumber(s.mean),
-      std: jsonNumber(s.std),
-      min: jsonNumber(s.min),
-      max: jsonNumber(s.max),
-      ...quantiles,
-      quantiles: s.quantileMethod,
-      quantileValues: s.quantileValues,
-      rankError: s.rankError,
-    };
-  }
-  return {
-    runId: result.runId,
-    status: result.status,
-    iterations: result.iterations,
-    flushedRows: result.flushedRows,
-    rows: result.rows,
-    ddof: 0,
-    columns,
-  };
-}
 
 /** Six significant digits, integers in full; '—' for no value. */
 function cell(x: number | null, integer: boolean): string {
