@@ -1,7 +1,10 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { getRun } from '../../catalog/query.ts';
+import { SweepCatalog } from '../../catalog/sweeps.ts';
 import { resolveRunsDir } from '../../runner/run.ts';
+import { getSweepView } from '../../sweep/view.ts';
 import { deferred } from '../deferred.ts';
+import { table } from '../output.ts';
 import { runsDirFlag } from '../report.ts';
 import { runView } from '../views.ts';
 
@@ -13,7 +16,7 @@ interface ShowArgs {
 
 export const showCommand: CommandModule<object, ShowArgs> = {
   command: 'show <run-id>',
-  describe: 'Show one run: its spec, progress and event history',
+  describe: 'Show one run (its spec, progress and event history) or one sweep (its grid and points)',
   builder: (y) =>
     (y as Argv<ShowArgs>)
       .positional('run-id', { type: 'string', demandOption: true })
@@ -21,6 +24,10 @@ export const showCommand: CommandModule<object, ShowArgs> = {
       .example('$0 show walk-20261126-101500-1a2b --json', 'machine-readable'),
   handler: deferred((argv: ArgumentsCamelCase<ShowArgs>) => {
     const runsDir = resolveRunsDir(argv['runs-dir']);
+    if (SweepCatalog.isSweep(runsDir, argv['run-id'])) {
+      showSweep(runsDir, argv['run-id'], argv.json === true, argv['runs-dir']);
+      return;
+    }
     const { run, events } = getRun(runsDir, argv['run-id']);
     const view = runView(run, runsDir, events);
     if (argv.json) {
@@ -64,3 +71,42 @@ export const showCommand: CommandModule<object, ShowArgs> = {
     process.stdout.write(`${lines.join('\n')}\n`);
   }),
 };
+
+function showSweep(runsDir: string, id: string, json: boolean, runsDirArg: string | undefined): void {
+  const view = getSweepView(runsDir, id);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+    return;
+  }
+  const { spec } = view;
+  const lines = [
+    `sweep:       ${view.id}`,
+    `experiment:  ${view.experiment} (${view.experimentPath})`,
+    `status:      ${view.status}${view.owner ? ` (pid ${view.owner.pid} on ${view.owner.host})` : ''}`,
+    `points:      ${view.done} of ${view.total} completed`,
+    ...(spec.grid.length > 0
+      ? spec.grid.map((axis) => `grid:        ${axis.key} = ${axis.values.map((v) => String(v)).join(', ')}`)
+      : [`points file: ${spec.pointsFile}`]),
+    `seeds:       ${spec.seeds} per parameter set, from ${spec.seed}`,
+    `iterations:  ${spec.iterations} per point${spec.params.length ? `; --param ${spec.params.join(' ')}` : ''}`,
+  ];
+  if (view.error) lines.push(`error:       ${view.error}`);
+  if (view.status !== 'completed' && view.status !== 'running') {
+    lines.push(`resume with: mmrun resume ${view.id}${runsDirFlag(runsDirArg)}`);
+  }
+  lines.push(
+    table(
+      ['RUN', 'PARAMS', 'SEED', 'STATUS', 'PROGRESS'],
+      view.points.map((p) => [
+        p.runId,
+        Object.entries(p.params)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(' '),
+        String(p.seed),
+        p.status,
+        `${((100 * p.flushedRows) / p.iterations).toFixed(1)}% of ${p.iterations}`,
+      ]),
+    ),
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
