@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { MmrunError } from '../errors.ts';
+import { crashPoint } from '../faults.ts';
 import { CATALOG_FILE, Catalog, type RunStatus } from './catalog.ts';
 import { type Owner, ownerLiveness } from './ownership.ts';
 
@@ -172,6 +173,7 @@ export class SweepCatalog {
         t,
       );
       this.#insertPoints(sweep.id, 0, points);
+      crashPoint('sweep-record');
       return this.#get(sweep.id)!;
     });
   }

@@ -7,6 +7,7 @@ import type { ParamValue } from '../experiment/define.ts';
 import { type LoadedExperiment, loadExperiment, resolveExperiment } from '../experiment/load.ts';
 import { applyParams, parseCount } from '../experiment/params.ts';
 import { CounterRng, randomSeed } from '../experiment/rng.ts';
+import { crashPoint } from '../faults.ts';
 import { normalizeFlushPolicy } from '../runner/flush-policy.ts';
 import {
   checkRunId,
@@ -359,7 +360,10 @@ async function drive(
     };
     let next = 0;
     const worker = async () => {
-      while (next < todo.length && !options.signal?.aborted) await runPoint(todo[next++]!);
+      while (next < todo.length && !options.signal?.aborted) {
+        await runPoint(todo[next++]!);
+        crashPoint('sweep-between-points');
+      }
     };
     await Promise.all(Array.from({ length: Math.min(jobs, todo.length) }, worker));
 
