@@ -116,6 +116,39 @@ describe('mmrun sweep', () => {
     expect(list[0]!.kind).toBe('sweep');
     const all = json<{ id: string }[]>(await mmrun(['list', '--json', '--all'], dir));
     expect(all.map((x) => x.id).sort()).toEqual(['plain', 'plain-p0000', 'plain-p0001', 'plain-p0002', 'plain-p0003']);
+    // stats: each point's figures are those of `mmrun stats <point>`; replicates pooled.
+    const stats = json<{
+      column: string;
+      points: { runId: string; mean: number; std: number; count: number; params: { work: number } }[];
+      sets: { params: { work: number }; replicates: number; mean: number; stderr: number }[];
+    }>(await mmrun(['stats', 'plain', '--column', 'n', '--json'], dir));
+    expect(stats.column).toBe('n');
+    const alone = json<{ columns: { n: { mean: number; std: number } } }>(
+      await mmrun(['stats', 'plain-p0002', '--columns', 'n', '--json'], dir),
+    );
+    const { mean: m, std, count: c } = alone.columns.n as unknown as { mean: number; std: number; count: number };
+    expect(stats.points[2]).toMatchObject({ runId: 'plain-p0002', count: c, mean: m, std });
+    expect(c).toBe(N);
+    const means = stats.points.slice(2).map((p) => p.mean);
+    const mean = (means[0]! + means[1]!) / 2;
+    expect(stats.sets[1]).toMatchObject({ params: { work: 2 }, replicates: 2 });
+    expect(stats.sets[1]!.mean).toBeCloseTo(mean, 14);
+    expect(stats.sets[1]!.stderr).toBeCloseTo(Math.abs(means[0]! - means[1]!) / 2, 14);
+    const csv = await mmrun(['export', 'plain', '--format', 'csv', '--column', 'n', '--out', '-'], dir);
+    expect(csv.code, csv.stderr).toBe(0);
+    const lines = csv.stdout.trim().split('\n');
+    expect(lines[0]).toBe('run_id,work,seed,status,column,count,mean,std,min,max,p01,p05,p25,p50,p75,p95,p99');
+    expect(lines).toHaveLength(5);
+    expect(lines[3]!.split(',').slice(0, 7)).toEqual([
+      'plain-p0002',
+      '2',
+      '11',
+      'completed',
+      'n',
+      String(N),
+      String(stats.points[2]!.mean),
+    ]);
+
     const text = await mmrun(['list'], dir);
     expect(text.stdout).toContain('sweep: 4/4 points');
     expect(text.stdout).not.toContain('plain-p0000');
