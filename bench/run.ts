@@ -13,6 +13,7 @@ import { fmt, fmtSummary, type Summary, table } from './lib/stats.ts';
 import { memory } from './memory.ts';
 import { resumeStart } from './resume.ts';
 import { statsBench } from './stats.ts';
+import { sweepBench } from './sweep.ts';
 import { throughput } from './throughput.ts';
 import { workers } from './workers.ts';
 
@@ -42,6 +43,7 @@ const CONFIG = quick
       rssBytes: 1 * GiB,
       workerRows: 400_000,
       statsBytes: 256 * MiB,
+      sweepReps: 1,
     }
   : {
       reps: 5,
@@ -57,6 +59,7 @@ const CONFIG = quick
       rssBytes: 8 * GiB,
       workerRows: 3_000_000,
       statsBytes: 2 * GiB,
+      sweepReps: 3,
     };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -85,6 +88,7 @@ const KEYS = [
   'statsVsBareSum',
   'statsVsBareSumK1',
   'statsRssAnonMiB',
+  'sweepOverheadPerPointMs',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -100,6 +104,7 @@ const TARGETS: Record<Key, { op: '<=' | '>='; limit: number }> = {
   statsVsBareSum: { op: '>=', limit: 0.5 },
   statsVsBareSumK1: { op: '>=', limit: 0.5 },
   statsRssAnonMiB: { op: '<=', limit: 150 },
+  sweepOverheadPerPointMs: { op: '<=', limit: 10 },
 };
 
 interface Figure extends Summary {
@@ -343,6 +348,18 @@ if (sb) {
     fmt(sb.statsRssAnonMiB.median - sb.rssAnonK1MiB.median),
     'peak with 2 threads − peak with 1 (medians): an isolate and tsx’s loader thread',
   ]);
+}
+
+const SWEEP = { points: 500, rows: 2000 };
+const sw = await section('sweep: overhead per point', ['sweepOverheadPerPointMs'], () =>
+  sweepBench({ reps: CONFIG.sweepReps, ...SWEEP, log }),
+);
+if (sw) {
+  record(
+    'sweepOverheadPerPointMs',
+    sw.perPointMs,
+    `(wall of a sweep of ${SWEEP.points} points × ${fmt(SWEEP.rows)} rows of the cheap experiment, --jobs 1, ${fmt(sw.sweepWallMs.median)} ms − the same ${fmt(SWEEP.points * SWEEP.rows)} rows as one run, ${fmt(sw.runWallMs.median)} ms) ÷ ${SWEEP.points}; a point's cost is its three fsync'ed catalog commits, its directory, segment and log files`,
+  );
 }
 
 const seconds = (performance.now() - benchT0) / 1000;
