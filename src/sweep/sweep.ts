@@ -188,7 +188,7 @@ export function planSweep(loaded: LoadedExperiment, options: Omit<SweepOptions, 
     sets = expandGrid(axes);
   }
   const seed = options.seed ?? randomSeed() % (Number.MAX_SAFE_INTEGER - seeds);
-  new CounterRng(seed + seeds - 1); // refuses a seed whose replicates leave the safe integers
+  new CounterRng(seed + (seeds - 1)); // refuses a seed whose replicates leave the safe integers
   new CounterRng(seed);
   const id = checkRunId(options.id ?? newSweepId(loaded.name));
   if (SWEEP_ID_SUFFIX.test(id)) {
