@@ -46,9 +46,7 @@ describe('planSweep', () => {
     expect(thrown(() => planSweep(loaded, {})).code).toBe('BAD_GRID');
     expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], points: 'p.csv' })).code).toBe('BAD_OPTION');
     expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], seeds: 0 })).code).toBe('BAD_OPTION');
-    expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], params: ['nope=1'] })).code).toBe(
-      'BAD_PARAM',
-    );
+    expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], params: ['nope=1'] })).code).toBe('BAD_PARAM');
     expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], iterations: '0' })).code).toBe('BAD_ITERATIONS');
     expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], id: 'a/b' })).code).toBe('BAD_RUN_ID');
     expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], id: 'x-p0001' })).code).toBe('BAD_RUN_ID');
