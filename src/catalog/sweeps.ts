@@ -265,6 +265,38 @@ export class SweepCatalog {
     });
   }
 
+  /**
+   * Adds points to a sweep and takes ownership of it to run them, in one transaction, with
+   * its new spec: refused while its owner is alive (a completed sweep may grow).
+   */
+  extend(id: string, owner: Owner, spec: Readonly<Record<string, unknown>>, points: readonly PointSpec[]): SweepRecord {
+    return this.#tx(() => {
+      const sweep = this.#require(id);
+      if (sweep.status === 'running' && this.#alive(sweep)) {
+        throw new MmrunError(
+          'RUN_LOCKED',
+          `sweep '${id}' is being run by pid ${sweep.owner?.pid} on host ${sweep.owner?.host}`,
+          { remedy: 'wait for it to finish, or stop it (kill -TERM <pid>), then extend it' },
+        );
+      }
+      const runTaken = this.#stmt('SELECT 1 FROM runs WHERE id = ?');
+      for (const p of points) {
+        if (runTaken.get(p.runId)) {
+          throw new MmrunError('RUN_EXISTS', `run '${p.runId}' (a new point of sweep '${id}') already exists`, {
+            remedy: 'remove that run (mmrun rm), then extend again',
+          });
+        }
+      }
+      const from = (this.#stmt('SELECT COUNT(*) FROM sweep_points WHERE sweep_id = ?').pluck().get(id) as number) ?? 0;
+      this.#insertPoints(id, from, points);
+      this.#stmt(
+        `UPDATE sweeps SET spec = ?, status = 'running', owner_pid = ?, owner_start = ?, owner_boot = ?, owner_host = ?,
+             error = NULL, heartbeat_at = ?, updated_at = ? WHERE id = ?`,
+      ).run(JSON.stringify(spec), owner.pid, owner.start, owner.boot, owner.host, now(), now(), id);
+      return this.#require(id);
+    });
+  }
+
   /** Records how a session of a sweep ended, releasing ownership. */
   finish(id: string, status: Exclude<SweepStatus, 'running' | 'crashed'>, error?: string): void {
     this.#tx(() => {

@@ -258,6 +258,121 @@ export async function startSweep(options: SweepOptions): Promise<SweepResult> {
   }
 }
 
+/** Options of {@link extendSweep}: the sweep's id, and the grid (or points) and seeds it should have. */
+export interface ExtendSweepOptions
+  extends Pick<
+    SweepOptions,
+    | 'experiment'
+    | 'runsDir'
+    | 'grid'
+    | 'points'
+    | 'seeds'
+    | 'jobs'
+    | 'yes'
+    | 'cwd'
+    | 'signal'
+    | 'onStart'
+    | 'onProgress'
+  > {
+  readonly id: string;
+}
+
+/** A point's identity within a sweep: its parameter set and its seed. */
+const pointKey = (params: Readonly<Record<string, unknown>>, seed: number) =>
+  `${JSON.stringify(Object.entries(params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}|${seed}`;
+
+/**
+ * Adds grid values, parameter sets or replicate seeds to an existing sweep, keeping its
+ * seed, iterations and common params: the points of the new grid × seeds that the sweep
+ * lacks are appended (existing points are not recomputed), then every point that is not
+ * completed runs, as {@link resumeSweep} does. A changed experiment file is refused.
+ * @throws MmrunError RUN_NOT_FOUND, RUN_LOCKED, EXPERIMENT_CHANGED, BAD_GRID, BAD_OPTION
+ */
+export async function extendSweep(options: ExtendSweepOptions): Promise<SweepResult> {
+  const runsDir = resolveRunsDir(options.runsDir);
+  requireCatalog(runsDir, options.id);
+  const jobs = positiveInt(options.jobs, '--jobs', os.availableParallelism());
+  const store = SweepCatalog.open(runsDir);
+  try {
+    const before = store.getSweep(options.id);
+    const spec = before.spec as unknown as SweepSpecJson;
+    const path = resolveExperiment(options.experiment, options.cwd);
+    if (path !== before.experimentPath) {
+      throw new MmrunError(
+        'BAD_OPTION',
+        `sweep '${before.id}' runs ${before.experimentPath}, not ${path}; --extend keeps its experiment`,
+        { remedy: `pass the sweep's experiment: mmrun sweep ${before.experimentPath} --extend --id ${before.id} …` },
+      );
+    }
+    const loaded = await loadExperiment(before.experimentPath);
+    if (loaded.sourceHash !== before.sourceHash) {
+      throw new MmrunError(
+        'EXPERIMENT_CHANGED',
+        `${loaded.path} changed since sweep '${before.id}' began (sha256 ${before.sourceHash.slice(0, 12)} then, ${loaded.sourceHash.slice(0, 12)} now); new points would not match the old`,
+        { remedy: 'restore the original source to extend the sweep, or start a new sweep' },
+      );
+    }
+    const seeds = positiveInt(options.seeds, '--seeds', spec.seeds);
+    const existing = store.points(before.id);
+    const given = Boolean(options.grid?.length) || options.points !== undefined;
+    // Without a new grid or points file: the sweep's own parameter sets, for more seeds.
+    const plan = given
+      ? planSweep(loaded, {
+          ...(options.grid ? { grid: options.grid } : {}),
+          ...(options.points === undefined ? {} : { points: options.points }),
+          seeds,
+          seed: spec.seed,
+          iterations: spec.iterations,
+          params: spec.params,
+          id: before.id,
+          ...(options.yes === undefined ? {} : { yes: options.yes }),
+        })
+      : undefined;
+    if (!plan) new CounterRng(spec.seed + (seeds - 1)); // refuses replicates beyond the safe integers
+    const candidates =
+      plan?.points ??
+      [...new Map(existing.map((p) => [pointKey(p.params, 0), p.params])).values()].flatMap((params) =>
+        Array.from({ length: seeds }, (_, r) => ({ params, seed: spec.seed + r })),
+      );
+    const newGrid = plan?.spec.grid ?? [];
+    const oldKeys = spec.grid.map((a) => a.key).sort();
+    const newKeys = newGrid.map((a) => a.key).sort();
+    if (plan && spec.grid.length > 0 && JSON.stringify(oldKeys) !== JSON.stringify(newKeys)) {
+      throw new MmrunError(
+        'BAD_GRID',
+        `sweep '${before.id}' sweeps ${oldKeys.join(', ')}; --extend got a grid of ${newKeys.join(', ') || '(none)'}`,
+        { remedy: `give --grid for exactly ${oldKeys.join(', ')} (the values to add, or all of them)` },
+      );
+    }
+    const have = new Set(existing.map((p) => pointKey(p.params, p.seed)));
+    const fresh = candidates.filter((p) => !have.has(pointKey(p.params, p.seed)));
+    if (fresh.length === 0) {
+      throw new MmrunError('BAD_GRID', `--extend adds no point to sweep '${before.id}': it has all of them`, {
+        remedy: `add grid values or --seeds; to continue its unfinished points: mmrun resume ${before.id}`,
+      });
+    }
+    const total = existing.length + fresh.length;
+    const points = fresh.map((p, k) => ({
+      ...p,
+      runId: checkRunId(pointRunId(before.id, existing.length + k, total)),
+    }));
+    const grid = spec.grid.map((axis) => {
+      const added = newGrid.find((a) => a.key === axis.key)?.values ?? [];
+      return { key: axis.key, values: [...axis.values, ...added.filter((v) => !axis.values.includes(v))] };
+    });
+    const extended: SweepSpecJson = {
+      ...spec,
+      grid,
+      seeds: Math.max(spec.seeds, seeds),
+      pointsFile: spec.pointsFile ?? plan?.spec.pointsFile ?? null,
+    };
+    const sweep = store.extend(before.id, currentOwner(), extended as unknown as Record<string, unknown>, points);
+    return await drive(store, sweep, loaded, jobs, runsDir, options, true);
+  } finally {
+    store.close();
+  }
+}
+
 /**
  * Continues every point of a sweep that is not completed (crashed, interrupted, failed or
  * never started); completed points are untouched. A sweep another live process runs is refused.
@@ -294,7 +409,7 @@ async function drive(
   loaded: LoadedExperiment,
   jobs: number,
   runsDir: string,
-  options: SweepOptions | ResumeSweepOptions,
+  options: SweepOptions | ResumeSweepOptions | ExtendSweepOptions,
   resumed: boolean,
 ): Promise<SweepResult> {
   const spec = sweep.spec as unknown as SweepSpecJson;

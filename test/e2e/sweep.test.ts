@@ -266,6 +266,49 @@ describe('mmrun sweep', () => {
     expect(segmentHashes(dir, 'f-p0000')).toEqual(segmentHashes(ref, 'r'));
   });
 
+  it('--extend adds grid values and seeds without recomputing existing points', async () => {
+    const dir = newDir();
+    const base = ['sweep', COUNTER, '--seed', '11', '-n', String(N), '--id', 'x', '--jobs', '1'];
+    const first = await mmrun([...base, '--grid', 'work=0'], dir);
+    expect(first.code, first.stderr).toBe(0);
+    const before = mtimes(dir, 'x-p0000');
+    // Kept from the sweep: its seed, iterations and params; refused when given again.
+    const conflict = await mmrun(['sweep', COUNTER, '--extend', '--id', 'x', '--grid', 'work=2', '-n', '5'], dir);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toContain('BAD_OPTION');
+    const wrongKey = await mmrun(['sweep', COUNTER, '--extend', '--id', 'x', '--grid', 'nope=1'], dir);
+    expect(wrongKey.stderr).toContain('BAD_GRID');
+
+    const more = await mmrun(['sweep', COUNTER, '--extend', '--id', 'x', '--grid', 'work=0,2', '--seeds', '2'], dir);
+    expect(more.code, more.stderr).toBe(0);
+    expect(more.stderr).toContain('(1 completed before)');
+    await expectAllEqualReference(dir, 'x');
+    expect(mtimes(dir, 'x-p0000')).toEqual(before);
+    const view = await show(dir, 'x');
+    expect(view.points.map((p) => p.runId)).toEqual(['x-p0000', 'x-p0001', 'x-p0002', 'x-p0003']);
+    const none = await mmrun(['sweep', COUNTER, '--extend', '--id', 'x', '--seeds', '2'], dir);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('adds no point');
+  });
+
+  it('refuses to resume or extend a sweep whose experiment changed', async () => {
+    const dir = newDir();
+    const exp = path.join(newDir(), 'changing.ts');
+    fs.copyFileSync(path.join(FIXTURES, 'sweep-throws.ts'), exp);
+    const args = ['sweep', exp, '--grid', 'at=50,-1', '--seed', '3', '-n', '200', '--id', 'c', '--jobs', '1'];
+    expect((await mmrun(args, dir, { SWEEP_THROW: '1' })).code).toBe(1);
+    fs.appendFileSync(exp, '// changed\n');
+    const resumed = await mmrun(['resume', 'c'], dir);
+    expect(resumed.code).toBe(1);
+    expect(resumed.stderr).toContain('EXPERIMENT_CHANGED');
+    const extended = await mmrun(['sweep', exp, '--extend', '--id', 'c', '--seeds', '2'], dir);
+    expect(extended.code).toBe(1);
+    expect(extended.stderr).toContain('EXPERIMENT_CHANGED');
+    expect((await show(dir, 'c')).points.map((p) => p.status)).toEqual(['failed', 'completed']);
+    const allowed = await mmrun(['resume', 'c', '--allow-changed'], dir);
+    expect(allowed.code, allowed.stderr).toBe(0);
+  });
+
   it('refuses bad input with a coded error and creates nothing', async () => {
     const parent = newDir();
     const dir = path.join(parent, 'runs');

@@ -1,5 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { startSweep } from '../../sweep/sweep.ts';
+import { MmrunError } from '../../errors.ts';
+import { extendSweep, startSweep } from '../../sweep/sweep.ts';
 import { deferred } from '../deferred.ts';
 import { runSweepSession } from '../sweep-session.ts';
 
@@ -14,6 +15,7 @@ interface SweepArgs {
   jobs?: string;
   id?: string;
   yes?: boolean;
+  extend?: boolean;
   quiet?: boolean;
   'flush-every'?: string;
   'flush-interval'?: number;
@@ -47,15 +49,49 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .option('param', { alias: 'p', type: 'string', array: true, describe: 'key=value for every point; repeatable' })
       .option('jobs', { alias: 'j', type: 'string', describe: 'points computed at once [default: the cores]' })
       .option('id', { type: 'string', describe: 'sweep id (default: <experiment>-sweep-<time>-<hex>)' })
+      .option('extend', {
+        type: 'boolean',
+        describe:
+          'add grid values, parameter sets or seeds to the existing sweep --id (its seed, iterations and params kept; existing points not recomputed)',
+      })
       .option('yes', { type: 'boolean', describe: 'allow a sweep of more than 1,000,000 points' })
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress line or summary (errors still print)' })
       .option('flush-every', { type: 'string', describe: 'flush every N iterations [default: 1000000]' })
       .option('flush-interval', { type: 'number', describe: 'flush every T seconds [default: 10]' })
       .option('segment-rows', { type: 'string', describe: 'rows per segment file [default: what fits in 1 GiB]' })
       .example('$0 sweep walk --grid drift=0:0.2:5 --seeds 3 --seed 1 -n 1e5', '5 drifts × 3 seeds = 15 runs')
-      .example('$0 sweep pi --points sets.csv --jobs 2', 'an explicit list of parameter sets'),
-  handler: deferred((argv: ArgumentsCamelCase<SweepArgs>) =>
-    runSweepSession(argv, (hooks) =>
+      .example('$0 sweep pi --points sets.csv --jobs 2', 'an explicit list of parameter sets')
+      .example('$0 sweep walk --extend --id S --grid drift=0.3,0.4 --seeds 5', 'more drifts and seeds for sweep S'),
+  handler: deferred((argv: ArgumentsCamelCase<SweepArgs>) => {
+    if (argv.extend) {
+      const kept = (['seed', 'iterations', 'param', 'flush-every', 'flush-interval', 'segment-rows'] as const).filter(
+        (flag) => argv[flag] !== undefined,
+      );
+      if (argv.id === undefined || kept.length > 0) {
+        throw new MmrunError(
+          'BAD_OPTION',
+          argv.id === undefined
+            ? '--extend needs --id <sweep-id>'
+            : `--extend keeps the sweep's ${kept.map((f) => `--${f}`).join(', ')}`,
+          { remedy: 'pass --extend --id <sweep-id> with only --grid/--points, --seeds and --jobs' },
+        );
+      }
+      const id = argv.id;
+      return runSweepSession(argv, (hooks) =>
+        extendSweep({
+          experiment: argv.experiment,
+          runsDir: argv['runs-dir'],
+          id,
+          grid: argv.grid,
+          points: argv.points,
+          seeds: argv.seeds,
+          jobs: argv.jobs,
+          yes: argv.yes,
+          ...hooks,
+        }),
+      );
+    }
+    return runSweepSession(argv, (hooks) =>
       startSweep({
         experiment: argv.experiment,
         runsDir: argv['runs-dir'],
@@ -73,6 +109,6 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         segmentRows: argv['segment-rows'],
         ...hooks,
       }),
-    ),
-  ),
+    );
+  }),
 };
