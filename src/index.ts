@@ -28,6 +28,8 @@ export { descrItemsize, inspectNpy } from './storage/npy.ts';
 export { Segment } from './storage/segment.ts';
 export { SegmentedArray } from './storage/segmented-array.ts';
 export type { GridAxis, ParamSet } from './sweep/grid.ts';
+export type { SweepPlotOptions, SweepPlotResult } from './sweep/plot.ts';
+export { plotSweep } from './sweep/plot.ts';
 export type { PointStats, SetStats, SweepStats } from './sweep/stats.ts';
 export { summarizeSweep } from './sweep/stats.ts';
 export type {
