@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { tableFromJSON, tableToIPC } from 'apache-arrow';
 import { requireCatalog } from '../catalog/query.ts';
 import { type PointStatus, SweepCatalog } from '../catalog/sweeps.ts';
 import { MmrunError } from '../errors.ts';
@@ -178,12 +179,17 @@ export function formatTidy(rows: readonly Record<string, unknown>[], format: 'cs
     .join('');
 }
 
+/** The tidy table as an Arrow IPC file (`pyarrow.ipc.open_file`, `pandas.read_feather`). */
+export function arrowTidy(rows: readonly Record<string, unknown>[]): Uint8Array {
+  return tableToIPC(tableFromJSON(rows as Record<string, unknown>[]), 'file');
+}
+
 /**
  * Writes a sweep's tidy table to `out` (never over an existing file unless `force`),
  * through a temporary file renamed into place.
  * @throws MmrunError OUTPUT_EXISTS
  */
-export function writeTidy(text: string, out: string, force: boolean): void {
+export function writeTidy(text: string | Uint8Array, out: string, force: boolean): void {
   const file = path.resolve(out);
   if (!force && fs.existsSync(file)) {
     throw new MmrunError('OUTPUT_EXISTS', `${file} already exists`, {

@@ -3,7 +3,7 @@ import { SweepCatalog } from '../../catalog/sweeps.ts';
 import { MmrunError } from '../../errors.ts';
 import { EXPORT_FORMATS, type ExportFormat, type ExportPlan, exportRun } from '../../export/export.ts';
 import { resolveRunsDir } from '../../runner/run.ts';
-import { formatTidy, summarizeSweep, tidyRows, writeTidy } from '../../sweep/stats.ts';
+import { arrowTidy, formatTidy, summarizeSweep, tidyRows, writeTidy } from '../../sweep/stats.ts';
 import { deferred } from '../deferred.ts';
 import { count, duration, say } from '../output.ts';
 import { displayPath, runsDirFlag } from '../report.ts';
@@ -129,9 +129,9 @@ function sayPartial(plan: ExportPlan, runsDir: string | undefined): void {
 
 /** `mmrun export <sweep-id>`: the tidy table of `mmrun stats <sweep-id>`, one row per point. */
 async function exportSweep(argv: ExportArgs, format: ExportFormat): Promise<void> {
-  if (format !== 'csv' && format !== 'jsonl') {
-    throw new MmrunError('BAD_OPTION', `a sweep exports its summary table as csv or jsonl, not ${format}`, {
-      remedy: `pass --format csv or --format jsonl (export one point's rows with mmrun export <point-run-id>)`,
+  if (format === 'npy') {
+    throw new MmrunError('BAD_OPTION', 'a sweep exports its summary table as csv, jsonl or arrow, not npy', {
+      remedy: `pass --format csv|jsonl|arrow (export one point's rows with mmrun export <point-run-id>)`,
     });
   }
   if (argv.rows !== undefined || argv.columns !== undefined) {
@@ -144,7 +144,8 @@ async function exportSweep(argv: ExportArgs, format: ExportFormat): Promise<void
     runsDir: argv['runs-dir'],
     ...(argv.column ? { column: argv.column } : {}),
   });
-  const text = formatTidy(tidyRows(stats), format);
+  const rows = tidyRows(stats);
+  const text = format === 'arrow' ? arrowTidy(rows) : formatTidy(rows, format);
   if (argv.out === '-') {
     process.stdout.write(text);
     return;
