@@ -48,6 +48,34 @@ describe('SweepCatalog', () => {
     }
   });
 
+  it("refuses a run whose id is a sweep's", () => {
+    const store = SweepCatalog.open(tmpDir());
+    try {
+      store.createSweep(SWEEP, POINTS, currentOwner());
+      const run = {
+        id: 's',
+        experiment: 'walk',
+        experimentPath: '/x/walk.ts',
+        sourceHash: 'a'.repeat(64),
+        params: {},
+        seed: 1,
+        iterations: 10,
+        columns: { x: 'f8' },
+        dtype: "[('x', '<f8')]",
+        itemsize: 8,
+        segmentRows: 10,
+        flushEvery: 10,
+        flushInterval: 10,
+      };
+      const e = thrown(() => store.runs.createRun(run, currentOwner()));
+      expect(e.code).toBe('RUN_EXISTS');
+      expect(e.message).toContain('sweep');
+      expect(store.runs.listRuns()).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+
   it('refuses a taken sweep id, creating nothing', () => {
     const store = SweepCatalog.open(tmpDir());
     try {
