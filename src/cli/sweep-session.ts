@@ -1,8 +1,9 @@
+import { MmrunError } from '../errors.ts';
 import type { ResumeSweepOptions, SweepOptions, SweepProgress, SweepResult, SweepStartInfo } from '../sweep/sweep.ts';
 import { count, duration, EXIT, reportError, say } from './output.ts';
 import { progressLog } from './progress.ts';
 import { runsDirFlag } from './report.ts';
-import { abortOnSignals, exitCodeFor } from './signals.ts';
+import { abortOnSignals, exitCodeFor, signalName } from './signals.ts';
 
 /** Off a terminal, one log line every this many milliseconds ($MMRUN_PROGRESS_LOG_MS overrides). */
 const LOG_EVERY_MS = Number(process.env.MMRUN_PROGRESS_LOG_MS ?? 5000);
@@ -14,10 +15,16 @@ type Hooks = Pick<SweepOptions & ResumeSweepOptions, 'signal' | 'onStart' | 'onP
  * stdout, one progress line on a terminal (log lines otherwise), the summary, the exit code.
  */
 export async function runSweepSession(
-  argv: { quiet?: boolean; 'runs-dir'?: string },
+  argv: { quiet?: boolean; 'runs-dir'?: string; 'preempt-signal'?: string; 'checkpoint-signal'?: string },
   start: (hooks: Hooks) => Promise<SweepResult>,
 ): Promise<void> {
   const quiet = argv.quiet === true;
+  if (argv['checkpoint-signal'] !== undefined) {
+    throw new MmrunError('BAD_OPTION', '--checkpoint-signal does not apply to a sweep', {
+      remedy: 'use --preempt-signal (flush every running point, record interrupted, exit 128+n)',
+    });
+  }
+  const preempt = argv['preempt-signal'] && signalName(argv['preempt-signal'], '--preempt-signal');
   const stream = process.stderr;
   let shown = false;
   let lastLog = Number.NEGATIVE_INFINITY;
@@ -46,7 +53,7 @@ export async function runSweepSession(
         }
       };
   const result = await start({
-    signal: abortOnSignals(),
+    signal: abortOnSignals(preempt || undefined),
     onStart: (info: SweepStartInfo) => {
       process.stdout.write(`${info.id}\n`);
       if (quiet) return;

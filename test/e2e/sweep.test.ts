@@ -240,6 +240,13 @@ describe('mmrun sweep', () => {
     const view = await show(dir, 'live');
     expect(view.status).toBe('interrupted');
     expect(view.points[0]!.status).toBe('interrupted');
+    // A cluster's preemption signal stops a resumed sweep the same way (exit 128 + 10).
+    const flushed = peekRun(dir, 'live-p0000')!.flushedRows;
+    const preempted = spawnMmrun(['resume', 'live', '--preempt-signal', 'SIGUSR1', '--jobs', '1'], dir, SLOW);
+    await waitFor(() => (peekRun(dir, 'live-p0000')?.flushedRows ?? 0) > flushed, 60_000, 'the resumed sweep flushing');
+    preempted.child.kill('SIGUSR1');
+    expect((await preempted.exited).code).toBe(138);
+    expect((await show(dir, 'live')).status).toBe('interrupted');
     const resumed = await mmrun(['resume', 'live'], dir);
     expect(resumed.code, resumed.stderr).toBe(0);
     await expectAllEqualReference(dir, 'live');
