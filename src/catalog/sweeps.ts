@@ -43,6 +43,8 @@ export interface PointRecord extends PointSpec {
   readonly status: PointStatus;
   readonly flushedRows: number;
   readonly iterations: number | undefined;
+  /** When its run last changed (a completed point: when it completed). */
+  readonly updatedAt: string | undefined;
 }
 
 interface SweepRow {
@@ -208,7 +210,7 @@ export class SweepCatalog {
   /** A sweep's points in order, each with its run's status and flushed rows (crashes detected). */
   points(id: string): PointRecord[] {
     const rows = this.#stmt(
-      `SELECT p.idx, p.params, p.seed, p.run_id AS runId, r.status, r.iterations,
+      `SELECT p.idx, p.params, p.seed, p.run_id AS runId, r.status, r.iterations, r.updated_at AS updatedAt,
          (SELECT flushed_index FROM checkpoints c WHERE c.run_id = p.run_id ORDER BY seq DESC LIMIT 1) AS flushedRows
        FROM sweep_points p LEFT JOIN runs r ON r.id = p.run_id WHERE p.sweep_id = ? ORDER BY p.idx`,
     ).all(id) as {
@@ -218,6 +220,7 @@ export class SweepCatalog {
       runId: string;
       status: RunStatus | null;
       iterations: number | null;
+      updatedAt: string | null;
       flushedRows: number | null;
     }[];
     return rows.map((r) => {
@@ -232,6 +235,7 @@ export class SweepCatalog {
         status,
         flushedRows: r.flushedRows ?? 0,
         iterations: r.iterations ?? undefined,
+        updatedAt: r.updatedAt ?? undefined,
       };
     });
   }

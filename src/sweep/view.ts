@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CATALOG_FILE } from '../catalog/catalog.ts';
-import { type PointStatus, SweepCatalog, type SweepRecord } from '../catalog/sweeps.ts';
+import { type PointRecord, type PointStatus, SweepCatalog, type SweepRecord } from '../catalog/sweeps.ts';
 import type { SweepSpecJson } from './sweep.ts';
 
 /** A point as `show --json` prints it (a contract: runId, params, seed, status, flushedRows). */
@@ -26,6 +26,11 @@ export interface SweepView {
   /** Points completed, and all points. */
   done: number;
   total: number;
+  /**
+   * For a running sweep: the time left at the pace of this session (its points completed
+   * since it was started or resumed), in seconds; null before one completed, or not running.
+   */
+  etaSeconds: number | null;
   owner: SweepRecord['owner'] | null;
   error: string | null;
   createdAt: string;
@@ -37,7 +42,8 @@ export interface SweepView {
 export function sweepView(store: SweepCatalog, id: string): SweepView {
   const sweep = store.getSweep(id);
   const spec = sweep.spec as unknown as SweepSpecJson;
-  const points = store.points(id).map((p) => ({
+  const records = store.points(id);
+  const points = records.map((p) => ({
     runId: p.runId,
     params: p.params,
     seed: p.seed,
@@ -55,6 +61,7 @@ export function sweepView(store: SweepCatalog, id: string): SweepView {
     spec,
     done: points.filter((p) => p.status === 'completed').length,
     total: points.length,
+    etaSeconds: eta(sweep, records),
     owner: sweep.owner ?? null,
     error: sweep.error ?? null,
     createdAt: sweep.createdAt,
@@ -82,4 +89,16 @@ export function getSweepView(runsDir: string, id: string): SweepView {
   } finally {
     store.close();
   }
+}
+
+/** Time left at this session's pace: the sweep's updatedAt is when it was (re)started. */
+function eta(sweep: SweepRecord, points: readonly PointRecord[], now = Date.now()): number | null {
+  if (sweep.status !== 'running') return null;
+  const since = Date.parse(sweep.updatedAt);
+  const done = points.filter(
+    (p) => p.status === 'completed' && p.updatedAt !== undefined && Date.parse(p.updatedAt) >= since,
+  ).length;
+  const left = points.filter((p) => p.status !== 'completed').length;
+  if (done === 0) return null;
+  return Math.round(((now - since) / 1000 / done) * left);
 }

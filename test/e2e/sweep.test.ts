@@ -170,10 +170,15 @@ describe('mmrun sweep', () => {
       60_000,
       'point 1 half-way',
     );
+    // One point done in this session, three to go: an ETA at that pace.
+    const running = getSweepView(dir, 'k');
+    expect(running.status).toBe('running');
+    expect(running.etaSeconds).toBeGreaterThan(0);
     first.child.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
     const crashed = await show(dir, 'k');
     expect(crashed.status).toBe('crashed');
+    expect(getSweepView(dir, 'k').etaSeconds).toBeNull();
     expect(crashed.points.map((p) => p.status)).toEqual(['completed', 'crashed', 'pending', 'pending']);
     const before = mtimes(dir, 'k-p0000');
 

@@ -3,7 +3,7 @@ import { listRuns } from '../../catalog/query.ts';
 import { resolveRunsDir } from '../../runner/run.ts';
 import { listSweeps } from '../../sweep/view.ts';
 import { deferred } from '../deferred.ts';
-import { age, count, table } from '../output.ts';
+import { age, count, duration, table } from '../output.ts';
 import { runsDirFlag } from '../report.ts';
 import { runView } from '../views.ts';
 
@@ -63,7 +63,7 @@ export const listCommand: CommandModule<object, ListArgs> = {
       s.id,
       s.experiment,
       paint(s.status),
-      `sweep: ${s.done}/${s.total} points`,
+      `sweep: ${s.done}/${s.total} points${s.etaSeconds === null ? '' : `, ETA ${duration(s.etaSeconds * 1000)}`}`,
       '-',
       age(s.updatedAt),
     ]);
