@@ -14,6 +14,7 @@ import { memory } from './memory.ts';
 import { resumeStart } from './resume.ts';
 import { startup } from './startup.ts';
 import { statsBench } from './stats.ts';
+import { sweepBench } from './sweep.ts';
 import { throughput } from './throughput.ts';
 import { uiBench } from './ui.ts';
 import { workers } from './workers.ts';
@@ -47,6 +48,7 @@ const CONFIG = quick
       startupReps: 10,
       uiReps: 3,
       uiRunMs: 4000,
+      sweepReps: 1,
     }
   : {
       reps: 5,
@@ -65,6 +67,7 @@ const CONFIG = quick
       startupReps: 20,
       uiReps: 5,
       uiRunMs: 8000,
+      sweepReps: 3,
     };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -96,6 +99,7 @@ const KEYS = [
   'cliStartVsNode',
   'workerBootMs',
   'writerWithDashboard',
+  'sweepOverheadPerPointMs',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -114,6 +118,7 @@ const TARGETS: Record<Key, { op: '<=' | '>='; limit: number }> = {
   cliStartVsNode: { op: '<=', limit: 2.5 },
   workerBootMs: { op: '<=', limit: 100 },
   writerWithDashboard: { op: '>=', limit: 0.95 },
+  sweepOverheadPerPointMs: { op: '<=', limit: 10 },
 };
 
 interface Figure extends Summary {
@@ -393,6 +398,18 @@ if (ub) {
     'writerWithDashboard',
     ub.ratio,
     `\`mmrun run bench/fixtures/cheap.ts --flush-interval 1\` rows/s with \`mmrun ui\` serving its runs directory and a page (histogram and stats on opening, the SSE stream, every second the run, a 4000-point series and the log) ÷ the same run alone, paired by repetition: ${rate(ub.rowsPerSecondWith)} vs ${rate(ub.rowsPerSecondWithout)}; ${fmtSummary(ub.refreshes)} page refreshes per run`,
+  );
+}
+
+const SWEEP = { points: 500, rows: 2000 };
+const sw = await section('sweep: overhead per point', ['sweepOverheadPerPointMs'], () =>
+  sweepBench({ reps: CONFIG.sweepReps, ...SWEEP, log }),
+);
+if (sw) {
+  record(
+    'sweepOverheadPerPointMs',
+    sw.perPointMs,
+    `(wall of a sweep of ${SWEEP.points} points × ${fmt(SWEEP.rows)} rows of the cheap experiment, --jobs 1, ${fmt(sw.sweepWallMs.median)} ms − the same ${fmt(SWEEP.points * SWEEP.rows)} rows as one run, ${fmt(sw.runWallMs.median)} ms) ÷ ${SWEEP.points}; a point's cost is its three fsync'ed catalog commits, its directory, segment and log files`,
   );
 }
 

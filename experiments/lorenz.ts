@@ -5,7 +5,7 @@
  *
  *   npx mmrun run lorenz --iterations 1e5 --param dt=0.001
  */
-import { defineExperiment } from '../src/index.ts';
+import { defineExperiment } from 'mmrun';
 
 type Vec = [number, number, number];
 

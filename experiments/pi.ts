@@ -6,7 +6,7 @@
  *
  *   npx mmrun run pi --iterations 1e6 --seed 1
  */
-import { defineExperiment } from '../src/index.ts';
+import { defineExperiment } from 'mmrun';
 
 export default defineExperiment({
   name: 'pi',

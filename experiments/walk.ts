@@ -5,7 +5,7 @@
  *
  *   npx mmrun run walk --iterations 1e6 --seed 7 --param drift=0.01
  */
-import { defineExperiment } from '../src/index.ts';
+import { defineExperiment } from 'mmrun';
 
 export default defineExperiment({
   name: 'walk',

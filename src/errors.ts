@@ -52,7 +52,9 @@ export type ErrorCode =
   | 'WORKER_FAILED'
   | 'BAD_SHARD'
   | 'SHARDS_MISMATCH'
-  | 'SLURM_FAILED';
+  | 'SLURM_FAILED'
+  | 'BAD_GRID'
+  | 'SWEEP_TOO_LARGE';
 
 export interface MmrunErrorOptions {
   /** What the user should do next. Printed after the message. */

@@ -13,7 +13,9 @@ export type FaultPoint =
   | 'migration'
   | 'graceful-stop'
   | 'msync-error'
-  | 'extend';
+  | 'extend'
+  | 'sweep-record'
+  | 'sweep-between-points';
 
 const spec = process.env.MMRUN_FAULT;
 const [point, option] = spec ? spec.split(':') : [undefined, undefined];

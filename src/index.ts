@@ -27,4 +27,20 @@ export type { NpyFieldInfo, NpyInspection } from './storage/npy.ts';
 export { descrItemsize, inspectNpy } from './storage/npy.ts';
 export { Segment } from './storage/segment.ts';
 export { SegmentedArray } from './storage/segmented-array.ts';
+export type { GridAxis, ParamSet } from './sweep/grid.ts';
+export type { SweepPlotOptions, SweepPlotResult } from './sweep/plot.ts';
+export { plotSweep } from './sweep/plot.ts';
+export type { PointStats, SetStats, SweepStats } from './sweep/stats.ts';
+export { summarizeSweep } from './sweep/stats.ts';
+export type {
+  ExtendSweepOptions,
+  ResumeSweepOptions,
+  SweepOptions,
+  SweepProgress,
+  SweepResult,
+  SweepStartInfo,
+} from './sweep/sweep.ts';
+export { extendSweep, resumeSweep, startSweep } from './sweep/sweep.ts';
+export type { PointView, SweepView } from './sweep/view.ts';
+export { getSweepView, listSweeps } from './sweep/view.ts';
 export { type Dashboard, type DashboardOptions, startDashboard } from './ui/server.ts';

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import { isBuiltin } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { PartialMessage, Plugin, PluginBuild } from 'esbuild';
 
 /** A package the bundle imports from node_modules (or a package self-reference). */
@@ -57,6 +57,8 @@ export class BundleError extends Error {
     message: string,
     /** The first error's file (absolute), when esbuild names one. */
     readonly file?: string,
+    /** Whether it came from importing more than the light module has from 'mmrun'. */
+    readonly lightMmrun = false,
   ) {
     super(message);
   }
@@ -117,6 +119,25 @@ function owningPackage(file: string): { name: string; version: string; dir: stri
  * @throws BundleError when esbuild reports an error (the message is esbuild's first).
  */
 export async function bundleModule(entry: string, cacheDir = bundleCacheDir()): Promise<Bundle> {
+  try {
+    return await build(entry, cacheDir, true);
+  } catch (caught) {
+    // The experiment imports more from 'mmrun' than defineExperiment: the whole library.
+    if (caught instanceof BundleError && caught.lightMmrun) return await build(entry, cacheDir, false);
+    throw caught;
+  }
+}
+
+/**
+ * mmrun's own package root and the module an experiment gets for `import … from 'mmrun'`
+ * when it imports only what that module has (defineExperiment; types vanish): the whole
+ * library's entry would load every command's code (~0.2 s) into every worker thread.
+ */
+const OWN_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const OWN_NAME = 'mmrun';
+const LIGHT_MMRUN = path.join(OWN_ROOT, 'dist', 'experiment', 'define.js');
+
+async function build(entry: string, cacheDir: string, light: boolean): Promise<Bundle> {
   const esbuild = await import('esbuild');
   const abs = path.resolve(entry);
   const packages = new Map<string, BundledPackage>();
@@ -141,6 +162,16 @@ export async function bundleModule(entry: string, cacheDir = bundleCacheDir()): 
         if (result.errors.length > 0 || result.external || !result.path) return undefined;
         const owner = owningPackage(result.path);
         const name = packageName(args.path);
+        if (light && args.path === OWN_NAME && owner?.dir === OWN_ROOT && fs.existsSync(LIGHT_MMRUN)) {
+          packages.set(owner.name, { name: owner.name, version: owner.version, dir: owner.dir });
+          // Bundled, not external: esbuild then checks the names imported from it.
+          return { path: LIGHT_MMRUN };
+        }
+        if (args.path === OWN_NAME && owner?.dir === OWN_ROOT) {
+          // The running mmrun's compiled entry (in its own repo, tsconfig paths point at src/).
+          packages.set(owner.name, { name: owner.name, version: owner.version, dir: owner.dir });
+          return { path: pathToFileURL(path.join(OWN_ROOT, 'dist', 'index.js')).href, external: true };
+        }
         const isPackage = result.path.split(path.sep).includes('node_modules') || owner?.name === name;
         if (!isPackage) return { path: result.path };
         if (owner) packages.set(owner.name, { name: owner.name, version: owner.version, dir: owner.dir });
@@ -151,7 +182,7 @@ export async function bundleModule(entry: string, cacheDir = bundleCacheDir()): 
       // Every local file keeps its own import.meta.url, __dirname and __filename: the bundle
       // lives elsewhere, but a module that reads a file beside itself must still find it.
       build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
-        if (args.path.split(path.sep).includes('node_modules')) return undefined;
+        if (args.path === LIGHT_MMRUN || args.path.split(path.sep).includes('node_modules')) return undefined;
         const loader = LOADERS[path.extname(args.path)] ?? 'js';
         const source = await fs.promises.readFile(args.path, 'utf8');
         const url = pathToFileURL(args.path).href;
@@ -207,6 +238,8 @@ export async function bundleModule(entry: string, cacheDir = bundleCacheDir()): 
       logLevel: 'silent',
       banner: { js: BANNER },
       absWorkingDir: path.dirname(abs),
+      // Where the bundle is written, so that its source map's paths resolve from there.
+      outdir: cacheDir,
       plugins: [plugin],
     });
   } catch (caught) {
@@ -215,12 +248,13 @@ export async function bundleModule(entry: string, cacheDir = bundleCacheDir()): 
     if (!first) throw caught;
     const where = first.location ? `${first.location.file}:${first.location.line}: ` : '';
     const file = first.location ? path.resolve(path.dirname(abs), first.location.file) : undefined;
-    throw new BundleError(`${where}${first.text}`, file);
+    const lightMmrun = light && (failure.errors ?? []).some((e) => e.text.includes('No matching export'));
+    throw new BundleError(`${where}${first.text}`, file, lightMmrun);
   }
   const code = result.outputFiles?.[0]?.text ?? '';
   const inputs = Object.keys(result.metafile?.inputs ?? {})
     .map((p) => path.resolve(path.dirname(abs), p))
-    .filter((p) => p !== abs && !p.split(path.sep).includes('node_modules'));
+    .filter((p) => p !== abs && p !== LIGHT_MMRUN && !p.split(path.sep).includes('node_modules'));
   const hash = sha256(code).slice(0, 32);
   const file = path.join(cacheDir, `${path.basename(abs).replace(/[^\w.-]/g, '_')}-${hash}.mjs`);
   if (!fs.existsSync(file)) {

@@ -376,6 +376,12 @@ export class Catalog {
           remedy: 'choose another --id, or continue it with `mmrun resume`',
         });
       }
+      // A sweep's id names no run: `resume`, `show` and `stats` of that id mean the sweep.
+      if (this.#stmt('SELECT 1 FROM sweeps WHERE id = ?').get(spec.id)) {
+        throw new MmrunError('RUN_EXISTS', `'${spec.id}' is the id of a sweep in ${this.file}`, {
+          remedy: 'choose another --id',
+        });
+      }
       const t = now();
       this.#stmt(
         `INSERT INTO runs (id, experiment, experiment_path, source_hash, params, seed, iterations, columns, dtype,

@@ -1,23 +1,32 @@
-// The heartbeat's thread (see heartbeat.ts). It has its own SQLite connection: a
-// synchronous experiment step that blocks the main thread for minutes cannot starve it.
+// The heartbeat's thread (see heartbeat.ts): every intervalMs it runs its UPDATE
+// statements, each with the time first. It has its own SQLite connection: a synchronous
+// experiment step that blocks the main thread for minutes cannot starve it.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+
+/** One statement a beat runs: `sql` with the ISO time, then `args`. */
+export interface Beat {
+  readonly sql: string;
+  readonly args: readonly (string | number | null)[];
+}
 
 /** What the thread is started with (its workerData). */
 export interface HeartbeatThreadData {
   readonly file: string;
-  readonly id: string;
-  readonly pid: number;
   readonly intervalMs: number;
+  readonly beats: readonly Beat[];
 }
 
-const { file, id, pid, intervalMs } = workerData as HeartbeatThreadData;
+const { file, intervalMs, beats } = workerData as HeartbeatThreadData;
 const db = new Database(file, { timeout: 10000 });
 db.pragma('synchronous = FULL');
-const beat = db.prepare('UPDATE runs SET heartbeat_at = ? WHERE id = ? AND owner_pid = ?');
+const statements = beats.map((b) => ({ statement: db.prepare(b.sql), args: b.args }));
+const beat = db.transaction((at: string) => {
+  for (const { statement, args } of statements) statement.run(at, ...args);
+});
 const tick = () => {
   try {
-    beat.run(new Date().toISOString(), id, pid);
+    beat(new Date().toISOString());
   } catch {
     // A busy catalog misses one beat; the next one comes in intervalMs.
   }

@@ -1,5 +1,5 @@
 import { type Helper, siblingModule, startHelper } from '../threads.ts';
-import type { HeartbeatThreadData } from './heartbeat-thread.ts';
+import type { Beat, HeartbeatThreadData } from './heartbeat-thread.ts';
 
 /**
  * How often the owner of a run records that it is alive.
@@ -14,5 +14,14 @@ export type Heartbeat = Helper;
 
 /** Starts beating for run `id` owned by this process, in the catalog file `file`. */
 export function startHeartbeat(file: string, id: string, intervalMs = HEARTBEAT_MS): Heartbeat {
-  return startHelper(HEARTBEAT_THREAD, { file, id, pid: process.pid, intervalMs } satisfies HeartbeatThreadData);
+  return startBeats(
+    file,
+    [{ sql: 'UPDATE runs SET heartbeat_at = ? WHERE id = ? AND owner_pid = ?', args: [id, process.pid] }],
+    intervalMs,
+  );
+}
+
+/** Starts a heartbeat thread that runs `beats` (each with the time first) every `intervalMs`. */
+export function startBeats(file: string, beats: readonly Beat[], intervalMs = HEARTBEAT_MS): Heartbeat {
+  return startHelper(HEARTBEAT_THREAD, { file, intervalMs, beats } satisfies HeartbeatThreadData);
 }

@@ -90,7 +90,37 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN first_iteration INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE runs ADD COLUMN job_iterations INTEGER;
   `,
-  // 4 → 5: the code fingerprint of a run (src/fingerprint/): its parts as JSON. A run made
+  // 4 → 5: sweeps (\`mmrun sweep\`): a spec, an owner like a run's, and its points, each an
+  // ordinary run (run_id) with its params and seed; the run row appears when the point starts.
+  `
+  CREATE TABLE sweeps (
+    id              TEXT PRIMARY KEY,
+    experiment      TEXT NOT NULL,
+    experiment_path TEXT NOT NULL,
+    source_hash     TEXT NOT NULL,
+    spec            TEXT NOT NULL,
+    status          TEXT NOT NULL
+                    CHECK (status IN ('running', 'interrupted', 'crashed', 'failed', 'completed')),
+    owner_pid       INTEGER,
+    owner_start     TEXT,
+    owner_boot      TEXT,
+    owner_host      TEXT,
+    heartbeat_at    TEXT,
+    error           TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE sweep_points (
+    sweep_id TEXT NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+    idx      INTEGER NOT NULL,
+    params   TEXT NOT NULL,
+    seed     INTEGER NOT NULL,
+    run_id   TEXT NOT NULL UNIQUE,
+    PRIMARY KEY (sweep_id, idx)
+  ) STRICT;
+  `,
+  // 5 → 6: the code fingerprint of a run (src/fingerprint/): its parts as JSON. A run made
   // before has none; its source_hash (the experiment file alone) is what resume compares.
   `
   CREATE TABLE fingerprints (

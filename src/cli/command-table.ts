@@ -22,9 +22,14 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     describe: 'Start a new run of an experiment',
     load: async () => (await import('./commands/run.ts')).runCommand as AnyCommand,
   },
+  sweep: {
+    command: 'sweep <experiment>',
+    describe: 'Run an experiment over a grid of params × replicate seeds, each point a run; resumable as a whole',
+    load: async () => (await import('./commands/sweep.ts')).sweepCommand as AnyCommand,
+  },
   resume: {
     command: 'resume <run-id>',
-    describe: 'Continue a run from its last flushed row',
+    describe: 'Continue a run from its last flushed row, or every unfinished point of a sweep',
     load: async () => (await import('./commands/resume.ts')).resumeCommand as AnyCommand,
   },
   list: {
@@ -34,7 +39,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   },
   show: {
     command: 'show <run-id> [other-id]',
-    describe: 'Show one run: its spec, progress and event history',
+    describe: 'Show one run (its spec, progress and event history) or one sweep (its grid and points)',
     load: async () => (await import('./commands/show.ts')).showCommand as AnyCommand,
   },
   export: {

@@ -26,6 +26,9 @@ export interface CodeIdentity {
  * @throws MmrunError EXPERIMENT_CHANGED if a file changed between the bundling and now.
  */
 export function codeIdentity(loaded: LoadedExperiment): CodeIdentity {
+  // A sweep's points share one loaded experiment: its files are read and checked once.
+  const known = identities.get(loaded);
+  if (known) return known;
   const fingerprint = fingerprintOf(loaded.bundle, descrOf(loaded.layout));
   const snapshot = snapshotOf(fingerprint);
   for (const f of fingerprint.files) {
@@ -39,8 +42,12 @@ export function codeIdentity(loaded: LoadedExperiment): CodeIdentity {
       });
     }
   }
-  return { fingerprint, json: JSON.stringify(fingerprint), snapshot };
+  const identity = { fingerprint, json: JSON.stringify(fingerprint), snapshot };
+  identities.set(loaded, identity);
+  return identity;
 }
+
+const identities = new WeakMap<LoadedExperiment, CodeIdentity>();
 
 /** What `resume` found comparing the run's stored code with the code now. */
 export interface CodeCheck {

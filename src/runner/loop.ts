@@ -14,7 +14,7 @@ import { DropBehind, dropBehindSetting } from './drop-behind.ts';
 import { type FlushPolicy, Pacer } from './flush-policy.ts';
 import { type PageHelper, type PageHelperOptions, PageHelperStart } from './page-helper.ts';
 import { encodeState } from './state.ts';
-import { startTicker, TickerStart } from './ticker.ts';
+import { startTicker, type Ticker, TickerStart } from './ticker.ts';
 
 export { FlushRequest } from './flush-request.ts';
 
@@ -69,6 +69,11 @@ export interface LoopSpec {
    * (see {@link PageHelperStart})
    */
   readonly pageHelper?: PageHelperOptions | false;
+  /**
+   * A running timer shared with other loops of this thread (a sweep's points); left running.
+   * @default a timer thread of this loop's own
+   */
+  readonly ticker?: Ticker;
 }
 
 /** How a loop ended. The caller records it (catalog, or a message to the coordinator). */
@@ -195,7 +200,7 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
     ...extra,
   });
 
-  const ticker = startTicker();
+  const ticker = s.ticker ?? startTicker();
   const tick = ticker.flag;
   // Other threads computing rows (a shard's siblings) compete for the core prefaulting needs.
   const helperStart = new PageHelperStart(
@@ -285,6 +290,6 @@ export async function runLoop(s: LoopSpec): Promise<LoopOutcome> {
     if (degraded && Object.values(degraded).some((e) => e !== undefined)) {
       log.debug({ event: 'page-helper-degraded', errno: degraded }, 'the page helper stopped part of its work');
     }
-    await Promise.all([ticker.stop(), pages?.stop()]);
+    await Promise.all([s.ticker ? undefined : ticker.stop(), pages?.stop()]);
   }
 }

@@ -39,6 +39,22 @@ import { driveShards, MAX_WORKERS } from './shards.ts';
 export { checkRunId, newRunId, resolveRunsDir };
 
 import { decodeState, encodeState } from './state.ts';
+import type { Ticker } from './ticker.ts';
+
+/**
+ * What a caller that drives many runs of one experiment in one process (a sweep) shares
+ * between them, so that a run costs no module load, catalog open or thread start.
+ */
+export interface SharedResources {
+  /** The experiment, loaded once; a run's `experiment` option is then ignored. */
+  readonly loaded: LoadedExperiment;
+  /** The open catalog of the runs directory; the run leaves it open. */
+  readonly catalog: Catalog;
+  /** The loops' timer, started once; the run leaves it running. */
+  readonly ticker: Ticker;
+  /** The caller keeps the heartbeat of every run this process owns: no thread per run. */
+  readonly heartbeat: 'caller';
+}
 
 /** What a running loop reports every {@link PROGRESS_MS} (see `onProgress`). */
 export interface Progress {
@@ -114,6 +130,8 @@ export interface RunOptions {
   readonly onProgress?: (progress: Progress) => void;
   /** Resolves relative experiment paths. @default process.cwd() */
   readonly cwd?: string;
+  /** Resources shared with other runs of this process (see {@link SharedResources}). */
+  readonly shared?: SharedResources;
 }
 
 /** Options of {@link resumeRun}. */
@@ -134,6 +152,8 @@ export interface ResumeOptions {
   readonly onStart?: (info: StartInfo) => void;
   readonly flushRequest?: FlushRequest;
   readonly onProgress?: (progress: Progress) => void;
+  /** Resources shared with other runs of this process (see {@link SharedResources}). */
+  readonly shared?: SharedResources;
 }
 
 /** What {@link RunOptions.onStart} is told. */
@@ -176,7 +196,7 @@ export interface RunResult {
  */
 export async function startRun(options: RunOptions): Promise<RunResult> {
   const runsDir = resolveRunsDir(options.runsDir);
-  const loaded = await loadExperiment(resolveExperiment(options.experiment, options.cwd));
+  const loaded = options.shared?.loaded ?? (await loadExperiment(resolveExperiment(options.experiment, options.cwd)));
   const jobIterations = parseCount(options.iterations ?? loaded.experiment.iterations ?? Number.NaN);
   const shardSpec = typeof options.shard === 'string' ? parseShard(options.shard) : options.shard;
   const jobShard = shardSpec && checkJobShard(jobShardOf(shardSpec, jobIterations), loaded, options.workers);
@@ -200,7 +220,7 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
   // sources kept in the run's directory.
   const code = codeIdentity(loaded);
 
-  const catalog = Catalog.open(runsDir);
+  const catalog = options.shared?.catalog ?? Catalog.open(runsDir);
   try {
     // Never reuse a directory: a stray one (not in the catalog) may hold someone's results.
     if (fs.existsSync(runDir)) {
@@ -288,13 +308,18 @@ export async function startRun(options: RunOptions): Promise<RunResult> {
       ...hooksOf(options),
     });
   } finally {
-    catalog.close();
+    if (!options.shared) catalog.close();
   }
 }
 
 /** What a session's loop hears from its caller: stop, flush now, progress. */
 function hooksOf(options: RunOptions | ResumeOptions) {
-  return { stop: options.signal, flushRequest: options.flushRequest, onProgress: options.onProgress };
+  return {
+    stop: options.signal,
+    flushRequest: options.flushRequest,
+    onProgress: options.onProgress,
+    shared: options.shared,
+  };
 }
 
 /** Makes the run's directory and log, and logs the start. */
@@ -394,7 +419,7 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
   const runsDir = resolveRunsDir(options.runsDir);
   const id = options.runId;
   requireCatalog(runsDir, id);
-  const catalog = Catalog.open(runsDir);
+  const catalog = options.shared?.catalog ?? Catalog.open(runsDir);
   try {
     const before = catalog.getRun(id);
     const extendTo = options.iterations === undefined ? undefined : parseCount(options.iterations);
@@ -414,7 +439,9 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       );
     }
     preflight(before, extending);
-    const loaded = await loadExperiment(before.experimentPath);
+    const shared = options.shared?.loaded;
+    const loaded =
+      shared && shared.path === before.experimentPath ? shared : await loadExperiment(before.experimentPath);
     // Every module it imports, the packages' versions, Node's and mmrun's: fatal changes
     // refuse (unless accepted), the others warn; either is recorded once the run is ours.
     const code = checkCode(
@@ -530,7 +557,7 @@ export async function resumeRun(options: ResumeOptions): Promise<RunResult> {
       ...hooksOf(options),
     });
   } finally {
-    catalog.close();
+    if (!options.shared) catalog.close();
   }
 }
 
@@ -615,13 +642,14 @@ interface Session {
   readonly stop: AbortSignal | undefined;
   readonly flushRequest: FlushRequest | undefined;
   readonly onProgress: ((progress: Progress) => void) | undefined;
+  readonly shared: SharedResources | undefined;
 }
 
 /** Drives a run with one worker (this thread) through {@link runLoop}, recording how it ended. */
 async function drive(s: Session): Promise<RunResult> {
   const { id, catalog, log } = s;
   const end = s.array.geometry.totalRows;
-  const heartbeat = startHeartbeat(catalog.file, id);
+  const heartbeat = s.shared ? undefined : startHeartbeat(catalog.file, id);
   try {
     const outcome = await runLoop({
       array: s.array,
@@ -637,6 +665,7 @@ async function drive(s: Session): Promise<RunResult> {
       commit: (rows, state, checksum) => catalog.checkpoint(id, rows, state, checksum),
       stopReason: () => (s.stop?.aborted ? String(s.stop.reason ?? 'abort') : undefined),
       flushRequested: () => s.flushRequest?.take() === true,
+      ...(s.shared ? { ticker: s.shared.ticker } : {}),
       onProgress:
         s.onProgress &&
         ((p) =>
@@ -660,7 +689,7 @@ async function drive(s: Session): Promise<RunResult> {
       iterationOffset: s.iterationOffset,
     });
   } finally {
-    await heartbeat.stop();
+    await heartbeat?.stop();
   }
 }
 

@@ -1,6 +1,9 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { SweepCatalog } from '../../catalog/sweeps.ts';
 import { MmrunError } from '../../errors.ts';
 import { EXPORT_FORMATS, type ExportFormat, type ExportPlan, exportRun } from '../../export/export.ts';
+import { resolveRunsDir } from '../../runs-dir.ts';
+import { arrowTidy, formatTidy, summarizeSweep, tidyRows, writeTidy } from '../../sweep/stats.ts';
 import { deferred } from '../deferred.ts';
 import { count, duration, say } from '../output.ts';
 import { displayPath, runsDirFlag } from '../report.ts';
@@ -11,6 +14,7 @@ interface ExportArgs {
   format?: ExportFormat;
   out?: string;
   columns?: string;
+  column?: string;
   rows?: string;
   force?: boolean;
   'runs-dir'?: string;
@@ -36,6 +40,11 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
         describe: 'output file, or - for stdout [default: <run-id>.<format> here]',
       })
       .option('columns', { type: 'string', requiresArg: true, describe: 'columns to export, in this order: a,b' })
+      .option('column', {
+        type: 'string',
+        requiresArg: true,
+        describe: "for a sweep: the column summarised per point [default: the experiment's first]",
+      })
       .option('rows', {
         type: 'string',
         requiresArg: true,
@@ -67,6 +76,10 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
   handler: deferred(async (argv: ArgumentsCamelCase<ExportArgs>) => {
     const toStdout = argv.out === '-';
     const format = argv.format ?? (EXTENSION.exec(argv.out ?? '')?.[1] as ExportFormat);
+    if (SweepCatalog.isSweep(resolveRunsDir(argv['runs-dir']), argv['run-id'])) {
+      await exportSweep(argv, format);
+      return;
+    }
     const signal = abortOnSignals();
     try {
       const result = await exportRun({
@@ -112,4 +125,34 @@ function sayPartial(plan: ExportPlan, runsDir: string | undefined): void {
     failed: `failed: exporting its ${rows} (fix the experiment, then \`${resume} --allow-changed\`)`,
   };
   say(`mmrun: run ${plan.runId} ${why[plan.status as keyof typeof why]}`);
+}
+
+/** `mmrun export <sweep-id>`: the tidy table of `mmrun stats <sweep-id>`, one row per point. */
+async function exportSweep(argv: ExportArgs, format: ExportFormat): Promise<void> {
+  if (format === 'npy') {
+    throw new MmrunError('BAD_OPTION', 'a sweep exports its summary table as csv, jsonl or arrow, not npy', {
+      remedy: `pass --format csv|jsonl|arrow (export one point's rows with mmrun export <point-run-id>)`,
+    });
+  }
+  if (argv.rows !== undefined || argv.columns !== undefined) {
+    throw new MmrunError('BAD_OPTION', '--rows and --columns select rows of a run, not of a sweep', {
+      remedy: 'pass --column c for the column summarised per point',
+    });
+  }
+  const stats = await summarizeSweep({
+    sweepId: argv['run-id'],
+    runsDir: argv['runs-dir'],
+    ...(argv.column ? { column: argv.column } : {}),
+  });
+  const rows = tidyRows(stats);
+  const text = format === 'arrow' ? arrowTidy(rows) : formatTidy(rows, format);
+  if (argv.out === '-') {
+    process.stdout.write(text);
+    return;
+  }
+  const out = argv.out ?? `${stats.id}.${format}`;
+  writeTidy(text, out, argv.force === true);
+  say(
+    `mmrun: exported the summary of column ${stats.column} over ${stats.points.length} points of ${stats.id} to ${displayPath(out)} (${format})`,
+  );
 }

@@ -1,14 +1,18 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { SweepCatalog } from '../../catalog/sweeps.ts';
 import { MmrunError } from '../../errors.ts';
 import { PLOT_KINDS, type PlotKind, plotRun } from '../../plot/plot.ts';
 import { nonFiniteTotal } from '../../plot/values.ts';
+import { resolveRunsDir } from '../../runs-dir.ts';
+import { plotSweep } from '../../sweep/plot.ts';
 import { deferred } from '../deferred.ts';
 import { count, duration, say } from '../output.ts';
 import { displayPath } from '../report.ts';
 
 interface PlotArgs {
   'run-id': string;
-  column: string;
+  column?: string;
+  x?: string;
   kind: PlotKind;
   out?: string;
   bins?: number;
@@ -27,8 +31,13 @@ export const plotCommand: CommandModule<object, PlotArgs> = {
         alias: 'c',
         type: 'string',
         requiresArg: true,
-        demandOption: true,
-        describe: 'the column to draw; an element of a vector column as v[2]',
+        describe:
+          "the column to draw; an element of a vector column as v[2] (required for a run; a sweep's default: its first)",
+      })
+      .option('x', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'for a sweep: the swept param on the x axis (the mean over seeds ± standard error is drawn)',
       })
       .option('kind', {
         alias: 'k',
@@ -63,13 +72,36 @@ export const plotCommand: CommandModule<object, PlotArgs> = {
         return true;
       })
       .example('$0 plot walk-1 --column position', 'walk-1-position.png: position over iterations')
+      .example('$0 plot drift --x drift -c position', 'a sweep: mean position vs drift, ± standard error')
       .example('$0 plot walk-1 -c position --kind hist --bins 80 --out hist.svg', 'its histogram, as SVG')
       .example("$0 plot lorenz-1 -c 'xyz[2]' --width 1600 --height 900", 'one element of a vector column'),
-  handler: deferred((argv: ArgumentsCamelCase<PlotArgs>) => {
+  handler: deferred(async (argv: ArgumentsCamelCase<PlotArgs>) => {
+    if (SweepCatalog.isSweep(resolveRunsDir(argv['runs-dir']), argv['run-id'])) {
+      if (argv.x === undefined) {
+        throw new MmrunError('USAGE', `plot of sweep '${argv['run-id']}' needs --x <swept param>`, {
+          remedy: 'pass --x with the param to put on the x axis',
+        });
+      }
+      const r = await plotSweep({
+        sweepId: argv['run-id'],
+        runsDir: argv['runs-dir'],
+        x: argv.x,
+        ...(argv.column === undefined ? {} : { column: argv.column }),
+        ...(argv.out === undefined ? {} : { out: argv.out }),
+        width: argv.width,
+        height: argv.height,
+      });
+      say(`mmrun: drew the mean of ${r.column} at ${r.series.length} values of ${argv.x} → ${displayPath(r.out)}`);
+      return;
+    }
+    if (argv.column === undefined) {
+      throw new MmrunError('USAGE', 'plot of a run needs --column', { remedy: 'pass --column <name>' });
+    }
+    const column = argv.column;
     const result = plotRun({
       runId: argv['run-id'],
       runsDir: argv['runs-dir'],
-      column: argv.column,
+      column,
       kind: argv.kind,
       out: argv.out,
       bins: argv.bins,

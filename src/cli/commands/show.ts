@@ -1,8 +1,11 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { getRun } from '../../catalog/query.ts';
+import { SweepCatalog } from '../../catalog/sweeps.ts';
 import { MmrunError } from '../../errors.ts';
 import { resolveRunsDir } from '../../runs-dir.ts';
+import { getSweepView } from '../../sweep/view.ts';
 import { deferred } from '../deferred.ts';
+import { table } from '../output.ts';
 import { runsDirFlag } from '../report.ts';
 import { runView } from '../views.ts';
 
@@ -30,7 +33,7 @@ interface ShowArgs {
 
 export const showCommand: CommandModule<object, ShowArgs> = {
   command: 'show <run-id> [other-id]',
-  describe: 'Show one run: its spec, progress and event history',
+  describe: 'Show one run (its spec, progress and event history) or one sweep (its grid and points)',
   builder: (y) =>
     (y as Argv<ShowArgs>)
       .positional('run-id', { type: 'string', demandOption: true })
@@ -71,6 +74,10 @@ export const showCommand: CommandModule<object, ShowArgs> = {
       for (const s of d.spec) lines.push(`  ${s.key}: ${JSON.stringify(s.a)} → ${JSON.stringify(s.b)}`);
       for (const c of d.code) lines.push(`  code: ${c.message}`);
       process.stdout.write(`${lines.join('\n')}\n${d.patch}`);
+      return;
+    }
+    if (SweepCatalog.isSweep(runsDir, argv['run-id'])) {
+      showSweep(runsDir, argv['run-id'], argv.json === true, argv['runs-dir']);
       return;
     }
     const { run, events, fingerprint } = getRun(runsDir, argv['run-id']);
@@ -117,3 +124,42 @@ export const showCommand: CommandModule<object, ShowArgs> = {
     process.stdout.write(`${lines.join('\n')}\n`);
   }),
 };
+
+function showSweep(runsDir: string, id: string, json: boolean, runsDirArg: string | undefined): void {
+  const view = getSweepView(runsDir, id);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+    return;
+  }
+  const { spec } = view;
+  const lines = [
+    `sweep:       ${view.id}`,
+    `experiment:  ${view.experiment} (${view.experimentPath})`,
+    `status:      ${view.status}${view.owner ? ` (pid ${view.owner.pid} on ${view.owner.host})` : ''}`,
+    `points:      ${view.done} of ${view.total} completed`,
+    ...(spec.grid.length > 0
+      ? spec.grid.map((axis) => `grid:        ${axis.key} = ${axis.values.map((v) => String(v)).join(', ')}`)
+      : [`points file: ${spec.pointsFile}`]),
+    `seeds:       ${spec.seeds} per parameter set, from ${spec.seed}`,
+    `iterations:  ${spec.iterations} per point${spec.params.length ? `; --param ${spec.params.join(' ')}` : ''}`,
+  ];
+  if (view.error) lines.push(`error:       ${view.error}`);
+  if (view.status !== 'completed' && view.status !== 'running') {
+    lines.push(`resume with: mmrun resume ${view.id}${runsDirFlag(runsDirArg)}`);
+  }
+  lines.push(
+    table(
+      ['RUN', 'PARAMS', 'SEED', 'STATUS', 'PROGRESS'],
+      view.points.map((p) => [
+        p.runId,
+        Object.entries(p.params)
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(' '),
+        String(p.seed),
+        p.status,
+        `${((100 * p.flushedRows) / p.iterations).toFixed(1)}% of ${p.iterations}`,
+      ]),
+    ),
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

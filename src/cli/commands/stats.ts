@@ -1,5 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { SweepCatalog } from '../../catalog/sweeps.ts';
 import { MmrunError } from '../../errors.ts';
+import { resolveRunsDir } from '../../runs-dir.ts';
 import { statsJson as toJson } from '../../stats/json.ts';
 import { QUANTILE_NAMES } from '../../stats/quantiles.ts';
 import {
@@ -9,6 +11,7 @@ import {
   type StatsResult,
   summarizeRun,
 } from '../../stats/stats.ts';
+import { summarizeSweep } from '../../sweep/stats.ts';
 import { deferred } from '../deferred.ts';
 import { count, duration, say, table } from '../output.ts';
 import { progressLog } from '../progress.ts';
@@ -17,6 +20,7 @@ import { runsDirFlag } from '../report.ts';
 interface StatsArgs {
   'run-id': string;
   columns?: string;
+  column?: string;
   workers?: number;
   'sample-size'?: number;
   json?: boolean;
@@ -43,6 +47,11 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
         requiresArg: true,
         describe: 'columns to summarise: a,b (a vector column: all its elements; one element: v[2])',
       })
+      .option('column', {
+        type: 'string',
+        requiresArg: true,
+        describe: "for a sweep: the column summarised per point [default: the experiment's first]",
+      })
       .option('workers', {
         alias: 'w',
         type: 'number',
@@ -67,6 +76,10 @@ export const statsCommand: CommandModule<object, StatsArgs> = {
       .example('$0 stats walk-1 --columns position,steps --json | jq .columns.position.p99', 'one figure')
       .example("$0 stats lorenz-1 --columns 'xyz[0]' --workers 2", 'one element of a vector column, two threads'),
   handler: deferred(async (argv: ArgumentsCamelCase<StatsArgs>) => {
+    if (SweepCatalog.isSweep(resolveRunsDir(argv['runs-dir']), argv['run-id'])) {
+      await sweepStats(argv);
+      return;
+    }
     const quiet = argv.quiet ?? false;
     const progress = quiet ? undefined : progressReporter();
     let result: StatsResult;
@@ -204,4 +217,55 @@ function toTable(result: StatsResult): string {
     );
   }
   return `${table(header, rows)}\n${notes.join('\n')}`;
+}
+
+/** `mmrun stats <sweep-id>`: a row per point, then the replicates of each parameter set pooled. */
+async function sweepStats(argv: StatsArgs): Promise<void> {
+  const columns = argv.columns?.split(',').map((c) => c.trim());
+  if (columns && columns.length > 1) {
+    throw new MmrunError('BAD_OPTION', `a sweep is summarised one column at a time, got --columns ${argv.columns}`, {
+      remedy: 'pass --column c (one column)',
+    });
+  }
+  const s = await summarizeSweep({
+    sweepId: argv['run-id'],
+    runsDir: argv['runs-dir'],
+    ...((argv.column ?? columns?.[0]) ? { column: argv.column ?? columns?.[0] } : {}),
+  });
+  if (argv.json) {
+    process.stdout.write(
+      `${JSON.stringify(s, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v))}\n`,
+    );
+    return;
+  }
+  const param = (p: Readonly<Record<string, unknown>>) => s.keys.map((k) => String(p[k] ?? ''));
+  const points = table(
+    [...s.keys, 'seed', 'status', 'count', 'mean', 'std', 'min', ...QUANTILE_NAMES, 'max'],
+    s.points.map((p) => [
+      ...param(p.params),
+      String(p.seed),
+      p.status,
+      count(p.count),
+      cell(p.mean, false),
+      cell(p.std, false),
+      cell(p.min, false),
+      ...QUANTILE_NAMES.map((q) => cell(p.quantiles?.[q] ?? null, false)),
+      cell(p.max, false),
+    ]),
+  );
+  const sets = table(
+    [...s.keys, 'replicates', 'mean', '± stderr', 'count', 'min', 'max'],
+    s.sets.map((x) => [
+      ...param(x.params),
+      String(x.replicates),
+      cell(x.mean, false),
+      cell(x.stderr, false),
+      count(x.count),
+      cell(x.min, false),
+      cell(x.max, false),
+    ]),
+  );
+  process.stdout.write(
+    `column ${s.column} of sweep ${s.id}, per point:\n${points}\n\nreplicates pooled (mean over seeds ± standard error):\n${sets}\n`,
+  );
 }
