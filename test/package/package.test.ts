@@ -215,6 +215,13 @@ describe('in a CommonJS project (npm init -y)', () => {
     });
   });
 
+  it('runs the examples shipped with mmrun, by name', () => {
+    const walk = mmrun(['run', 'walk', '--id', 'walk-example', '--iterations', '5000', '--seed', '1']);
+    expect(walk.status, walk.stderr).toBe(0);
+    const pi = mmrun(['run', 'pi', '--id', 'pi-example', '--iterations', '5000', '--workers', '2']);
+    expect(pi.status, pi.stderr).toBe(0);
+  });
+
   it.each(['plain.mts', 'plain.cts', 'plain.js', 'plain.mjs', 'plain-noimport.ts'])(
     'runs, resumes and workers-runs %s with identical bytes',
     (file) => {
