@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { RunRecord } from '../catalog/catalog.ts';
-import { getRun } from '../catalog/query.ts';
+import { readRunOnce } from '../catalog/read-only.ts';
 import { layoutOf, type RowLayout } from '../storage/dtype.ts';
 import type { Segment } from '../storage/segment.ts';
 import { SegmentedArray } from '../storage/segmented-array.ts';
@@ -69,11 +69,13 @@ export class RunRows {
   }
 
   /**
-   * Opens a run for reading; a `running` run whose owner is gone is recorded as `crashed`.
+   * Opens a snapshot of a run for reading: its flushed index as of one read transaction of
+   * the catalog opened read-only (a live writer is never blocked or slowed); a `running`
+   * run whose owner is gone is reported `crashed` (not recorded).
    * @throws MmrunError `RUN_NOT_FOUND`, or the catalog's errors.
    */
   static open(runsDir: string, runId: string): RunRows {
-    return new RunRows(getRun(runsDir, runId).run, runsDir);
+    return new RunRows(readRunOnce(runsDir, runId), runsDir);
   }
 
   /**
