@@ -19,6 +19,13 @@ export interface FollowOptions {
    * @default false
    */
   readonly fromStart?: boolean;
+  /**
+   * Keep following a run that crashed or was interrupted, until it completes or fails: a
+   * `resume` (by anyone) continues the rows. Without it, following ends when the run stops
+   * running.
+   * @default false
+   */
+  readonly untilCompleted?: boolean;
 }
 
 /** A range of rows newly flushed, and a snapshot that holds it. */
@@ -46,7 +53,9 @@ export async function* followRun<C extends ColumnsSpec>(
     for (const [start, end] of first.flushedRanges) yield { start, end, snapshot: first };
     known = first.flushedRanges;
   }
-  if (!first.live || options.signal?.aborted) return;
+  const goOn = (status: RunRecord['status']): boolean =>
+    status === 'running' || (options.untilCompleted === true && (status === 'crashed' || status === 'interrupted'));
+  if (!goOn(first.run.status) || options.signal?.aborted) return;
   const catalog = CatalogReader.open(first.runsDir);
   try {
     let version = catalog.dataVersion();
@@ -58,7 +67,7 @@ export async function* followRun<C extends ColumnsSpec>(
         for (const [start, end] of fresh) yield { start, end, snapshot };
         known = snapshot.flushedRanges;
       }
-      if (run.status !== 'running') return;
+      if (!goOn(run.status)) return;
       try {
         await sleep(intervalMs, undefined, { signal: options.signal });
       } catch {

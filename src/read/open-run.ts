@@ -229,7 +229,7 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
   /**
    * Follows the run as the writer commits: yields each newly flushed range of rows with
    * a snapshot that holds it, and ends once the run is no longer running (completed,
-   * interrupted, failed or crashed). The catalog is polled cheaply (`PRAGMA data_version`
+   * interrupted, failed or crashed; with `untilCompleted`, only completed or failed). The catalog is polled cheaply (`PRAGMA data_version`
    * on one read-only connection; a run is re-read only after a commit) and no read
    * transaction is held between polls.
    * @example

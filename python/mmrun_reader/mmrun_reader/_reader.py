@@ -280,10 +280,11 @@ class RunSnapshot:
         """A new snapshot of the run, at least as new as this one."""
         return RunSnapshot(self.runs_dir, self.run_id)
 
-    def follow(self, interval=0.1, timeout=None, from_start=False):
+    def follow(self, interval=0.1, timeout=None, from_start=False, until_completed=False):
         """Yields ``(start, end, snapshot)`` for each range of rows flushed after this snapshot
         (with ``from_start``, the rows already in it first), until the run stops running
-        (completed, interrupted, failed or crashed) or ``timeout`` seconds pass. Polls the
+        (completed, interrupted, failed or crashed; with ``until_completed``, only completed
+        or failed: a resume continues the rows) or ``timeout`` seconds pass. Polls the
         catalog cheaply (``PRAGMA data_version``; the run is re-read only after a commit)
         and holds no read transaction between polls."""
         known = [] if from_start else list(self.flushed_ranges)
@@ -295,15 +296,15 @@ class RunSnapshot:
             for start, end in _subtract(snap.flushed_ranges, known):
                 yield start, end, snap
             known = list(snap.flushed_ranges)
-            while snap.live:
+            go_on = ("running", "crashed", "interrupted") if until_completed else ("running",)
+            while snap.status in go_on:
                 if deadline is not None and time.monotonic() > deadline:
                     return
                 time.sleep(interval)
                 now = con.execute("PRAGMA data_version").fetchone()[0]
-                if now == seen:
-                    # No commit; a writer that died commits nothing, so look at its pid.
-                    if not _owner_dead(snap.owner_pid, *snap._owner):
-                        continue
+                # Without a commit nothing changed, unless the writer died (it commits nothing).
+                if now == seen and (not snap.live or not _owner_dead(snap.owner_pid, *snap._owner)):
+                    continue
                 seen = now
                 snap = RunSnapshot(self.runs_dir, self.run_id, _con=(con, version))
                 for start, end in _subtract(snap.flushed_ranges, known):
