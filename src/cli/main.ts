@@ -15,6 +15,7 @@ import { showCommand } from './commands/show.ts';
 import { slurmCommand } from './commands/slurm.ts';
 import { statsCommand } from './commands/stats.ts';
 import { verifyCommand } from './commands/verify.ts';
+import { watchCommand } from './commands/watch.ts';
 import { takeDeferred } from './deferred.ts';
 import { EXIT, reportError } from './output.ts';
 
@@ -46,9 +47,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(statsCommand)
     .command(mergeCommand)
     .command(slurmCommand)
+    .command(watchCommand)
     .demandCommand(
       1,
-      'name a command: run, resume, list, show, verify, export, inspect, plot, stats, merge, slurm, new, rm or gc',
+      'name a command: run, resume, list, show, verify, export, inspect, plot, stats, watch, merge, slurm, new, rm or gc',
     )
     .strict()
     .recommendCommands()
