@@ -2,7 +2,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { MmrunError } from '../errors.ts';
-import { CATALOG_FILE, type RunRecord, type RunRow, SELECT_RUN, type ShardRecord, toRecord } from './catalog.ts';
+import {
+  CATALOG_FILE,
+  type RangeChecksum,
+  type RunRecord,
+  type RunRow,
+  SELECT_RUN,
+  type ShardRecord,
+  toRecord,
+} from './catalog.ts';
 import { SCHEMA_VERSION } from './migrations.ts';
 import { ownerLiveness } from './ownership.ts';
 import { getRun } from './query.ts';
@@ -98,6 +106,26 @@ export class CatalogReader {
       });
     }
     return withLiveness(run);
+  }
+
+  /** The run and every flushed range's checksum (in row order), in one read transaction. */
+  readRunWithChecksums(id: string): { run: RunRecord; checksums: RangeChecksum[] } {
+    const read = this.#db.transaction(() => ({
+      run: this.readRun(id),
+      checksums: this.#db
+        .prepare(
+          'SELECT start_row AS startRow, end_row AS endRow, crc32c FROM checksums WHERE run_id = ? ORDER BY start_row',
+        )
+        .all(id) as RangeChecksum[],
+    }));
+    return read.deferred();
+  }
+
+  /** The retained checkpoints (the latest few), oldest first, with their states. */
+  checkpoints(id: string): { flushedRows: number; state: Buffer | null }[] {
+    return this.#db
+      .prepare('SELECT flushed_index AS flushedRows, state FROM checkpoints WHERE run_id = ? ORDER BY seq')
+      .all(id) as { flushedRows: number; state: Buffer | null }[];
   }
 
   close(): void {

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { openRun, type RunReader } from '../../src/read/open-run.ts';
 import { findPython } from '../export/helpers.ts';
-import { FIXTURES, peekRun, ROOT, spawnMmrun, tempDirs, waitFor } from './cli.ts';
+import { FIXTURES, mmrun, peekRun, ROOT, spawnMmrun, tempDirs, waitFor } from './cli.ts';
 
 const tmp = tempDirs('mmrun-live-');
 const counter = path.join(FIXTURES, 'counter.ts');
@@ -363,5 +363,56 @@ describe("a reader holding a snapshot and the writer's WAL", () => {
       };
     });
     expect(max).toBeGreaterThan(BOUND);
+  }, 60_000);
+});
+
+describe('stats, plot, export and verify of a running run', () => {
+  it('say that it is still running and at which row they read it', async () => {
+    const runsDir = tmp();
+    const slow = path.join(FIXTURES, 'slowdown.ts');
+    const writer = spawnMmrun(
+      [
+        'run',
+        slow,
+        '--iterations',
+        '1e6',
+        '--param',
+        'fastRows=0',
+        '--param',
+        'slowMs=0.2',
+        '--flush-every',
+        '100',
+        '--id',
+        'busy',
+      ],
+      runsDir,
+    );
+    await waitFor(() => (peekRun(runsDir, 'busy')?.flushedRows ?? 0) >= 200, 30_000, 'flushed rows');
+    const out = tmp();
+    const results = await Promise.all([
+      mmrun(['stats', 'busy'], runsDir),
+      mmrun(['plot', 'busy', '--column', 'i', '--out', path.join(out, 'p.png')], runsDir),
+      mmrun(['export', 'busy', '--format', 'npy', '--out', path.join(out, 'e.npy')], runsDir),
+      mmrun(['verify', 'busy', '--json'], runsDir),
+    ]);
+    const still = peekRun(runsDir, 'busy')!;
+    writer.child.kill('SIGTERM');
+    expect((await writer.exited).code).toBe(143);
+    expect(still.status).toBe('running'); // it was running all along
+    const words = [
+      /run busy is still running: summarising the ([\d,]+) flushed rows .*\(read at row ([\d,]+)\)/,
+      /run busy is still running: plotting the ([\d,]+) rows flushed when the plot began \(read at row ([\d,]+) of 1,000,000\)/,
+      /run busy is still running: exporting the ([\d,]+) flushed rows .*\(read at row ([\d,]+)\)/,
+      /run busy is still running: verifying the rows flushed when verify began \(read at row ([\d,]+)\)/,
+    ];
+    for (const [k, r] of results.entries()) {
+      expect(r.code, r.stderr).toBe(0);
+      const m = words[k]!.exec(r.stderr);
+      expect(m, r.stderr).not.toBeNull();
+      const row = Number(m!.at(-1)!.replaceAll(',', ''));
+      expect(row).toBeGreaterThanOrEqual(200);
+      expect(row).toBeLessThanOrEqual(still.flushedRows);
+    }
+    expect(JSON.parse(results[3]!.stdout)).toMatchObject({ status: 'running', ok: true });
   }, 60_000);
 });
