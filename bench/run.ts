@@ -10,6 +10,7 @@ import { extras } from './extras.ts';
 import { kills } from './kills.ts';
 import { killChildren, removeAllTemps } from './lib/proc.ts';
 import { fmt, fmtSummary, type Summary, table } from './lib/stats.ts';
+import { liveReaders } from './live-readers.ts';
 import { memory } from './memory.ts';
 import { resumeStart } from './resume.ts';
 import { statsBench } from './stats.ts';
@@ -42,6 +43,7 @@ const CONFIG = quick
       rssBytes: 1 * GiB,
       workerRows: 400_000,
       statsBytes: 256 * MiB,
+      liveRows: 4_000_000,
     }
   : {
       reps: 5,
@@ -57,6 +59,7 @@ const CONFIG = quick
       rssBytes: 8 * GiB,
       workerRows: 3_000_000,
       statsBytes: 2 * GiB,
+      liveRows: 16_000_000,
     };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -85,6 +88,7 @@ const KEYS = [
   'statsVsBareSum',
   'statsVsBareSumK1',
   'statsRssAnonMiB',
+  'liveReadersSlowdown',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -100,6 +104,7 @@ const TARGETS: Record<Key, { op: '<=' | '>='; limit: number }> = {
   statsVsBareSum: { op: '>=', limit: 0.5 },
   statsVsBareSumK1: { op: '>=', limit: 0.5 },
   statsRssAnonMiB: { op: '<=', limit: 150 },
+  liveReadersSlowdown: { op: '<=', limit: 0.05 },
 };
 
 interface Figure extends Summary {
@@ -342,6 +347,24 @@ if (sb) {
     'stats RssAnon per worker thread (MiB)',
     fmt(sb.statsRssAnonMiB.median - sb.rssAnonK1MiB.median),
     'peak with 2 threads − peak with 1 (medians): an isolate and tsx’s loader thread',
+  ]);
+}
+
+const lr = await section(
+  `live readers: a writer alone vs with 4 readers polling snapshots (${fmt(CONFIG.liveRows)} rows)`,
+  ['liveReadersSlowdown'],
+  () => liveReaders({ reps: CONFIG.reps, rows: CONFIG.liveRows, flushEvery: 20_000, readers: 4, intervalMs: 100, log }),
+);
+if (lr) {
+  record(
+    'liveReadersSlowdown',
+    lr.slowdown,
+    `1 − (rows/s with 4 reader processes polling openRun/refresh every 100 ms and reading the new rows ÷ alone), paired repetitions in alternating order; \`mmrun run bench/fixtures/cheap.ts --flush-every 20000\`, rows/s over the run's life in the catalog: ${rate(lr.withReadersRowsPerSecond)} with readers vs ${rate(lr.aloneRowsPerSecond)} alone; ${fmtSummary(lr.polls)} snapshots taken per run; ${os.availableParallelism()} cores`,
+  );
+  also.push([
+    'writer rows/s alone / with 4 live readers',
+    `${fmtSummary(lr.aloneRowsPerSecond)} / ${fmtSummary(lr.withReadersRowsPerSecond)}`,
+    'liveReadersSlowdown is 1 − their ratio per pair',
   ]);
 }
 

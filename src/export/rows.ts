@@ -129,10 +129,12 @@ export class RunRows {
   /**
    * Maps, read-only (mode `r`), every segment holding rows of [start, end), each validated
    * (magic, dtype, shape, size) before it is mapped; returns the part of each in the range.
-   * Nothing is read: pages are faulted in when touched, without any read-ahead advice.
+   * Nothing is read: pages are faulted in when touched, without any read-ahead advice. A
+   * reader of successive snapshots passes a `mapped` map of its own: a segment is then mapped
+   * (and validated) once, and later calls reuse it.
    * @throws RangeError if the range is not within the flushed rows.
    */
-  segments(start: number, end: number): SegmentSlice[] {
+  segments(start: number, end: number, mapped?: Map<number, Segment>): SegmentSlice[] {
     this.#checkRange(start, end);
     const { itemsize } = this.layout;
     const out: SegmentSlice[] = [];
@@ -140,7 +142,11 @@ export class RunRows {
       const k = this.#array.segmentOf(row);
       const first = this.#array.firstRow(k);
       const stop = Math.min(end, first + this.#array.rowsIn(k));
-      const segment = this.#array.openForRead(k, 'r');
+      // A mapping from an earlier snapshot of the same run serves while it holds the rows
+      // (a segment's file only ever grows, when `resume --iterations` extends the run).
+      const cached = mapped?.get(k);
+      const segment = cached && cached.rows >= stop - first ? cached : this.#array.openForRead(k, 'r');
+      mapped?.set(k, segment);
       const from = (row - first) * itemsize;
       out.push({
         index: k,

@@ -3,6 +3,7 @@ import { MmrunError, show } from '../errors.ts';
 import { RunRows } from '../export/rows.ts';
 import { resolveRunsDir } from '../runner/run.ts';
 import { type ColumnSpec, type ColumnsSpec, DTYPE_SIZE, type Field, type RowLayout } from '../storage/dtype.ts';
+import type { Segment } from '../storage/segment.ts';
 import { type FlushedRange, type FollowOptions, followRun } from './follow.ts';
 import {
   dataViewReadSource,
@@ -158,9 +159,13 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
   #closed = false;
   #rowsOf: ((segments: readonly SegmentView[]) => Generator<ReadRow<C>, void, undefined>) | undefined;
   readonly #source: RunRows;
+  // Read-only mappings of segments, shared by this snapshot and those refresh() and follow()
+  // make from it: a segment is validated and mapped once, not at every poll.
+  readonly #mapped: Map<number, Segment>;
 
   /** @internal Use {@link openRun}. */
-  constructor(source: RunRows, runsDir: string) {
+  constructor(source: RunRows, runsDir: string, mapped: Map<number, Segment> = new Map()) {
+    this.#mapped = mapped;
     this.run = source.run;
     this.runsDir = runsDir;
     this.#source = source;
@@ -171,7 +176,9 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
     this.live = source.run.status === 'running';
     this.columns = source.layout.fields.map((f) => f.name);
     this.#segmentRows = source.run.segmentRows;
-    this.#segments = source.segments(0, source.flushedRows).map((s) => segmentView(s, source.layout, source.run.id));
+    this.#segments = source
+      .segments(0, source.flushedRows, mapped)
+      .map((s) => segmentView(s, source.layout, source.run.id));
   }
 
   /**
@@ -212,7 +219,7 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
    */
   rangeSegments(start: number, end: number): readonly SegmentView[] {
     this.#open();
-    return this.#source.segments(start, end).map((s) => segmentView(s, this.layout, this.run.id));
+    return this.#source.segments(start, end, this.#mapped).map((s) => segmentView(s, this.layout, this.run.id));
   }
 
   /**
@@ -223,7 +230,7 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
    * while (r.live) { await sleep(1000); r = r.refresh(); console.log(r.flushedRows); }
    */
   refresh(): RunReader<C> {
-    return new RunReader<C>(RunRows.open(this.runsDir, this.run.id), this.runsDir);
+    return new RunReader<C>(RunRows.open(this.runsDir, this.run.id), this.runsDir, this.#mapped);
   }
 
   /**
@@ -238,7 +245,11 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
    * }
    */
   follow(options: FollowOptions = {}): AsyncGenerator<FlushedRange<C>, void, undefined> {
-    return followRun(this, (run) => new RunReader<C>(RunRows.fromRecord(run, this.runsDir), this.runsDir), options);
+    return followRun(
+      this,
+      (run) => new RunReader<C>(RunRows.fromRecord(run, this.runsDir), this.runsDir, this.#mapped),
+      options,
+    );
   }
 
   /**
@@ -248,6 +259,7 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
    */
   close(): void {
     this.#segments = [];
+    this.#mapped.clear();
     this.#rowsOf = undefined;
     this.#closed = true;
   }
