@@ -1,8 +1,9 @@
 // mmrun watch off a terminal: one line per observed flush, then the outcome; exit 0 only
 // for a completed run.
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FIXTURES, mmrun, peekRun, spawnMmrun, tempDirs, waitFor } from './cli.ts';
+import { BIN, FIXTURES, mmrun, peekRun, spawnMmrun, tempDirs, waitFor } from './cli.ts';
 
 const tmp = tempDirs('mmrun-watch-');
 const slow = path.join(FIXTURES, 'slowdown.ts');
@@ -127,5 +128,42 @@ describe('mmrun watch', () => {
     const badInterval = await mmrun(['watch', 'c', '--interval', '0'], runsDir);
     expect(badInterval.code).toBe(2);
     expect(badInterval.stderr).toContain('--interval must be a number of seconds');
+  }, 60_000);
+
+  it('on a terminal redraws a panel in place at each commit, then exits 0 when completed', async () => {
+    const runsDir = tmp();
+    const writer = spawnMmrun(
+      [
+        'run',
+        slow,
+        '--iterations',
+        '6000',
+        '--param',
+        'fastRows=0',
+        '--param',
+        'slowMs=0.3',
+        '--flush-every',
+        '200',
+        '--id',
+        't',
+      ],
+      runsDir,
+    );
+    await waitFor(() => (peekRun(runsDir, 't')?.flushedRows ?? 0) > 0, 30_000, 'a first flush');
+    // util-linux script(1) gives the command a pseudo-terminal; -e passes its exit code on.
+    const command = `'${process.execPath}' '${BIN}' watch t --runs-dir '${runsDir}'`;
+    const tty = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    tty.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => tty.on('close', resolve));
+    expect((await writer.exited).code).toBe(0);
+    expect(code, out).toBe(0);
+    expect(out).toContain('\x1b[4F\x1b[J'); // up four lines, clear: the panel redrawn
+    const panels = out.split('\x1b[4F\x1b[J');
+    expect(panels.length).toBeGreaterThanOrEqual(3);
+    expect(panels[0]).toMatch(/^t · slowdown · running \(pid \d+\)\r?\n\[[█░]{30}\] /);
+    expect(panels.at(-1)).toMatch(/^t · slowdown · completed\r?\n\[█{30}\] 100\.0% {2}6,000 \/ 6,000 rows/);
   }, 60_000);
 });
