@@ -152,7 +152,7 @@ class RunSnapshot:
     run, each shard's flushed prefix: ``flushed_ranges``), which the writer never changes
     again. Holds no lock and no transaction; ``refresh()`` gives a newer snapshot."""
 
-    def __init__(self, runs_dir, run_id, _con=None, _read=None):
+    def __init__(self, runs_dir, run_id, _con=None, _read=None, _maps=None):
         self.runs_dir = os.path.abspath(runs_dir)
         self.run_id = run_id
         if _read is not None:
@@ -202,7 +202,9 @@ class RunSnapshot:
             parts = [(0, flushed or 0)]
             self.flushed_rows = flushed or 0
         self.flushed_ranges = _join(parts)
-        self._maps = {}
+        # Segment mappings, shared with the snapshots refresh() and follow() make from this one:
+        # a segment is loaded once, not at every poll.
+        self._maps = {} if _maps is None else _maps
 
     @property
     def live(self):
@@ -248,6 +250,9 @@ class RunSnapshot:
             first = k * self.segment_rows
             stop = min(end, first + self.segment_rows)
             m = self._segment_map(k)
+            if stop - first > len(m):  # mapped before `resume --iterations` grew it
+                del self._maps[k]
+                m = self._segment_map(k)
             if stop - first > len(m):
                 raise MmrunReaderError(
                     "SIZE_MISMATCH", f"segment {k} holds {len(m)} rows but rows up to {stop} are flushed", None
@@ -278,7 +283,7 @@ class RunSnapshot:
 
     def refresh(self):
         """A new snapshot of the run, at least as new as this one."""
-        return RunSnapshot(self.runs_dir, self.run_id)
+        return RunSnapshot(self.runs_dir, self.run_id, _maps=self._maps)
 
     def follow(self, interval=0.1, timeout=None, from_start=False, until_completed=False):
         """Yields ``(start, end, snapshot)`` for each range of rows flushed after this snapshot
@@ -306,7 +311,7 @@ class RunSnapshot:
                 if now == seen and (not snap.live or not _owner_dead(snap.owner_pid, *snap._owner)):
                     continue
                 seen = now
-                snap = RunSnapshot(self.runs_dir, self.run_id, _con=(con, version))
+                snap = RunSnapshot(self.runs_dir, self.run_id, _con=(con, version), _maps=self._maps)
                 for start, end in _subtract(snap.flushed_ranges, known):
                     yield start, end, snap
                 known = list(snap.flushed_ranges)

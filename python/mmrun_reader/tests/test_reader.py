@@ -71,6 +71,24 @@ class ReaderTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             r.rows(0, 1235)
 
+    def test_refresh_sees_newer_rows_and_reuses_the_mappings(self):
+        self.sql(
+            "UPDATE runs SET status = 'interrupted' WHERE id = 'one'",
+            "INSERT INTO checkpoints (run_id, seq, flushed_index, state, created_at) "
+            "SELECT run_id, MAX(seq) + 1, 1500, NULL, '2026-01-01T00:00:00.000Z' FROM checkpoints WHERE run_id = 'one'",
+        )
+        old = open_run(self.runs, "one")
+        old_segments = old.segments()
+        self.sql(
+            "INSERT INTO checkpoints (run_id, seq, flushed_index, state, created_at) "
+            "SELECT run_id, MAX(seq) + 1, 2500, NULL, '2026-01-01T00:00:01.000Z' FROM checkpoints WHERE run_id = 'one'",
+        )
+        new = old.refresh()
+        self.assertEqual((old.flushed_rows, new.flushed_rows), (1500, 2500))
+        self.assertEqual(len(old.array()), 1500)  # the old snapshot is unchanged
+        self.assertIs(new.segments()[1].array.base, old_segments[1].array.base)  # one mapping
+        self.assertIsNot(open_run(self.runs, "one").segments()[1].array.base, old_segments[1].array.base)
+
     def test_sharded_run_has_each_shards_prefix(self):
         self.sql("UPDATE shards SET flushed_index = start_row + 100 WHERE run_id = 'sharded'")
         r = open_run(self.runs, "sharded")
@@ -120,7 +138,11 @@ class ReaderTest(unittest.TestCase):
 
     def test_catalog_is_opened_read_only(self):
         # A reader works on a catalog it cannot write, and leaves the file unchanged.
-        before = open(os.path.join(self.runs, "mmrun.sqlite"), "rb").read()
+        def catalog_bytes():
+            with open(os.path.join(self.runs, "mmrun.sqlite"), "rb") as f:
+                return f.read()
+
+        before = catalog_bytes()
         con = sqlite3.connect(os.path.join(self.runs, "mmrun.sqlite"))
         con.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         try:
@@ -128,7 +150,7 @@ class ReaderTest(unittest.TestCase):
         finally:
             con.rollback()
             con.close()
-        self.assertEqual(open(os.path.join(self.runs, "mmrun.sqlite"), "rb").read(), before)
+        self.assertEqual(catalog_bytes(), before)
 
     def test_errors(self):
         with self.assertRaises(MmrunReaderError) as e:
