@@ -179,7 +179,7 @@ describe('the read-only catalog', () => {
     }
   });
 
-  it('refuses a newer schema by name, and migrates an older one through the ordinary catalog', () => {
+  it('refuses a newer schema by name, and a runs directory without a catalog', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmrun-snap-schema-'));
     try {
       fs.copyFileSync(catalogFile(), path.join(dir, 'mmrun.sqlite'));
