@@ -43,7 +43,7 @@ const CONFIG = quick
       rssBytes: 1 * GiB,
       workerRows: 400_000,
       statsBytes: 256 * MiB,
-      liveRows: 4_000_000,
+      live: { pairs: 6, windowMs: 400 },
     }
   : {
       reps: 5,
@@ -59,7 +59,7 @@ const CONFIG = quick
       rssBytes: 8 * GiB,
       workerRows: 3_000_000,
       statsBytes: 2 * GiB,
-      liveRows: 16_000_000,
+      live: { pairs: 12, windowMs: 800 },
     };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -351,20 +351,20 @@ if (sb) {
 }
 
 const lr = await section(
-  `live readers: a writer alone vs with 4 readers polling snapshots (${fmt(CONFIG.liveRows)} rows)`,
+  `live readers: a writer's rate in windows with and without 4 readers polling (${CONFIG.live.pairs} pairs of ${CONFIG.live.windowMs} ms)`,
   ['liveReadersSlowdown'],
-  () => liveReaders({ reps: CONFIG.reps, rows: CONFIG.liveRows, flushEvery: 20_000, readers: 4, intervalMs: 100, log }),
+  () => liveReaders({ ...CONFIG.live, readers: 4, intervalMs: 100, log }),
 );
 if (lr) {
   record(
     'liveReadersSlowdown',
     lr.slowdown,
-    `1 − (rows/s with 4 reader processes polling openRun/refresh every 100 ms and reading the new rows ÷ alone), paired repetitions in alternating order; \`mmrun run bench/fixtures/cheap.ts --flush-every 20000\`, rows/s over the run's life in the catalog: ${rate(lr.withReadersRowsPerSecond)} with readers vs ${rate(lr.aloneRowsPerSecond)} alone; ${fmtSummary(lr.polls)} snapshots taken per run; ${os.availableParallelism()} cores`,
+    `1 − (the writer's rows/s in a window with 4 reader processes polling openRun/refresh every 100 ms and reading the new rows ÷ in the adjacent window without), median over ${CONFIG.live.pairs} pairs of ${CONFIG.live.windowMs} ms windows of one \`mmrun run bench/fixtures/cheap.ts --flush-every 20000\`, rates from its commits: ${rate(lr.withReadersRowsPerSecond)} with readers vs ${rate(lr.aloneRowsPerSecond)} without; ${fmt(lr.pollsPerSecond)} snapshots/s over the 4 readers, ${fmt(lr.cpuMsPerPoll)} ms of a reader's CPU each (the snapshot and reading the new rows); ${os.availableParallelism()} cores`,
   );
   also.push([
-    'writer rows/s alone / with 4 live readers',
+    'writer rows/s without / with 4 live readers',
     `${fmtSummary(lr.aloneRowsPerSecond)} / ${fmtSummary(lr.withReadersRowsPerSecond)}`,
-    'liveReadersSlowdown is 1 − their ratio per pair',
+    'liveReadersSlowdown is 1 − their ratio per pair of windows',
   ]);
 }
 

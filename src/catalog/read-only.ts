@@ -167,6 +167,46 @@ export function readRunOnce(runsDir: string, id: string): RunRecord {
   }
 }
 
+/**
+ * A read-only connection kept open for a series of reads (a chain of refreshed snapshots),
+ * so that a poll does not open the catalog, parse its schema and prepare statements again.
+ * Between reads it holds no read transaction; after `idleMs` without a read it closes
+ * itself (an unref'd timer: it never keeps the process alive), and the next read opens it
+ * again.
+ */
+export class LingeringCatalogReader {
+  readonly runsDir: string;
+  readonly #idleMs: number;
+  #reader: CatalogReader | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(runsDir: string, idleMs = 5000) {
+    this.runsDir = runsDir;
+    this.#idleMs = idleMs;
+  }
+
+  /** As {@link readRunOnce}, on the kept connection. */
+  readRun(id: string): RunRecord {
+    if (!this.#reader) {
+      try {
+        this.#reader = CatalogReader.open(this.runsDir);
+      } catch (error) {
+        if (error instanceof OlderSchema) return readRunOnce(this.runsDir, id);
+        throw error;
+      }
+    }
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.close(), this.#idleMs).unref();
+    return this.#reader.readRun(id);
+  }
+
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#reader?.close();
+    this.#reader = undefined;
+  }
+}
+
 /** The run with a `running` status whose owner is gone shown as `crashed` (not recorded). */
 export function withLiveness(run: RunRecord): RunRecord {
   if (run.status !== 'running') return run;

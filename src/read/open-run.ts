@@ -1,4 +1,5 @@
 import type { RunRecord } from '../catalog/catalog.ts';
+import { LingeringCatalogReader } from '../catalog/read-only.ts';
 import { MmrunError, show } from '../errors.ts';
 import { RunRows } from '../export/rows.ts';
 import { resolveRunsDir } from '../runner/run.ts';
@@ -162,10 +163,18 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
   // Read-only mappings of segments, shared by this snapshot and those refresh() and follow()
   // make from it: a segment is validated and mapped once, not at every poll.
   readonly #mapped: Map<number, Segment>;
+  // The catalog connection refresh() reads through, shared along the chain likewise.
+  readonly #catalog: LingeringCatalogReader;
 
   /** @internal Use {@link openRun}. */
-  constructor(source: RunRows, runsDir: string, mapped: Map<number, Segment> = new Map()) {
+  constructor(
+    source: RunRows,
+    runsDir: string,
+    mapped: Map<number, Segment> = new Map(),
+    catalog: LingeringCatalogReader = new LingeringCatalogReader(runsDir),
+  ) {
     this.#mapped = mapped;
+    this.#catalog = catalog;
     this.run = source.run;
     this.runsDir = runsDir;
     this.#source = source;
@@ -230,7 +239,8 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
    * while (r.live) { await sleep(1000); r = r.refresh(); console.log(r.flushedRows); }
    */
   refresh(): RunReader<C> {
-    return new RunReader<C>(RunRows.open(this.runsDir, this.run.id), this.runsDir, this.#mapped);
+    const run = this.#catalog.readRun(this.run.id);
+    return new RunReader<C>(RunRows.fromRecord(run, this.runsDir), this.runsDir, this.#mapped, this.#catalog);
   }
 
   /**
@@ -247,7 +257,7 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
   follow(options: FollowOptions = {}): AsyncGenerator<FlushedRange<C>, void, undefined> {
     return followRun(
       this,
-      (run) => new RunReader<C>(RunRows.fromRecord(run, this.runsDir), this.runsDir, this.#mapped),
+      (run) => new RunReader<C>(RunRows.fromRecord(run, this.runsDir), this.runsDir, this.#mapped, this.#catalog),
       options,
     );
   }
@@ -260,6 +270,7 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
   close(): void {
     this.#segments = [];
     this.#mapped.clear();
+    this.#catalog.close();
     this.#rowsOf = undefined;
     this.#closed = true;
   }
