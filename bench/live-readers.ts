@@ -36,8 +36,11 @@ export interface LiveReadersResult {
 
 const CHEAP = path.join(FIXTURES, 'cheap.ts');
 const READER = path.join(import.meta.dirname, 'live-reader.ts');
-// One segment (32-byte rows, < 2 GiB) that the writer cannot finish during the windows.
-const ROWS = 60_000_000;
+// More than the writer computes during the windows (it is killed after them), in segments
+// of 1.9 GB (32-byte rows; one mapping is < 2 GiB): a new one is created every 60 M rows,
+// rarely during the windows, and then in one window of a pair only.
+const ROWS = 1_000_000_000;
+const SEGMENT_ROWS = 60_000_000;
 
 export async function liveReaders(config: LiveReadersConfig): Promise<LiveReadersResult> {
   const runsDir = tempDir('mmrun-bench-live-');
@@ -52,18 +55,8 @@ export async function liveReaders(config: LiveReadersConfig): Promise<LiveReader
     await Promise.all(readers.map((r) => r.firstLine)); // booted, idle
     writer = spawnCli(
       [
-        'run',
-        CHEAP,
-        '--id',
-        id,
-        '--seed',
-        '1',
-        '--iterations',
-        String(ROWS),
-        '--segment-rows',
-        String(ROWS),
-        '--flush-every',
-        '20000',
+        ...['run', CHEAP, '--id', id, '--seed', '1', '--iterations', String(ROWS)],
+        ...['--segment-rows', String(SEGMENT_ROWS), '--flush-every', '20000'],
       ],
       runsDir,
     );
