@@ -16,7 +16,8 @@ import { ownerLiveness } from './ownership.ts';
 import { getRun } from './query.ts';
 
 /**
- * A read-only connection to a runs directory's catalog, for readers of live runs. It never
+ * A connection to a runs directory's catalog that only reads (read-only while anyone else
+ * has the catalog open; see {@link openConnection}), for readers of live runs. It never
  * takes a write lock, never migrates and never records anything: a reader cannot block,
  * slow or fail a writer. Each {@link readRun} is one short read transaction (the run, its
  * latest checkpoint and its shards are consistent with one another); between calls the
@@ -58,7 +59,7 @@ export class CatalogReader {
     }
     let db: Database.Database;
     try {
-      db = new Database(file, { readonly: true, fileMustExist: true, timeout: 2000 });
+      db = openConnection(file, runsDir);
     } catch (cause) {
       throw invalid(file, cause);
     }
@@ -144,9 +145,9 @@ export class OlderSchema extends Error {
 }
 
 /**
- * One run, read in one read transaction of a read-only connection. A catalog of an older
- * schema (no writer of this mmrun has opened it, so no run of it is live) is opened the
- * ordinary way, which migrates it first.
+ * One run, read in one read transaction of a connection that only reads. A catalog of an
+ * older schema (no writer of this mmrun has opened it, so no run of it is live) is opened
+ * the ordinary way, which migrates it first.
  * @throws MmrunError `RUN_NOT_FOUND`, `CATALOG_TOO_NEW`, `CATALOG_INVALID`
  */
 export function readRunOnce(runsDir: string, id: string): RunRecord {
@@ -205,6 +206,28 @@ export class LingeringCatalogReader {
     this.#reader?.close();
     this.#reader = undefined;
   }
+}
+
+/**
+ * A connection that only ever reads. Read-only when another process has the catalog open
+ * (its `-wal` file exists: SQLite removes it when the last connection closes). When no one
+ * has, an ordinary connection that only reads: a read-only one would create the `-wal` and
+ * `-shm` files and could not remove them, an ordinary one removes them when it closes, so a
+ * read leaves the runs directory as it found it. Neither writes or takes the write lock.
+ */
+function openConnection(file: string, runsDir: string): Database.Database {
+  const options = { fileMustExist: true, timeout: 2000 };
+  if (!noOneHasItOpen(runsDir)) return new Database(file, { ...options, readonly: true });
+  try {
+    return new Database(file, options);
+  } catch {
+    return new Database(file, { ...options, readonly: true }); // e.g. a file we may not write
+  }
+}
+
+/** Whether no process has the catalog open: it exists, and its `-wal` file does not. */
+export function noOneHasItOpen(runsDir: string): boolean {
+  return !fs.existsSync(path.join(runsDir, `${CATALOG_FILE}-wal`)) && fs.existsSync(path.join(runsDir, CATALOG_FILE));
 }
 
 /** The run with a `running` status whose owner is gone shown as `crashed` (not recorded). */

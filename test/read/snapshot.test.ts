@@ -155,12 +155,30 @@ describe('the read-only catalog', () => {
     try {
       expect(readRunOnce(runsDir, 'one').flushedRows).toBe(3000);
       // (Were it waiting for the lock, the call would fail with SQLITE_BUSY after its 2 s timeout.)
-      expect(() =>
-        (CatalogReader.open(runsDir) as unknown as { readRun: (id: string) => unknown }).readRun('x'),
-      ).toThrow(/RUN_NOT_FOUND|no run 'x'/);
+      const reader = CatalogReader.open(runsDir);
+      expect(reader.readRun('one').flushedRows).toBe(3000);
+      expect(() => reader.readRun('x')).toThrow(/no run 'x'/);
+      reader.close();
     } finally {
       db.exec('ROLLBACK');
       db.close();
+    }
+  });
+
+  it('reading a catalog no process has open leaves no -wal or -shm file behind', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmrun-snap-files-'));
+    try {
+      await startRun({ experiment: counter, runsDir: dir, id: 'f', seed: 1, iterations: 100 });
+      const leftovers = () => fs.readdirSync(dir).filter((f) => /-(wal|shm)$/.test(f));
+      expect(leftovers()).toEqual([]);
+      const r = openRun('f', { runsDir: dir });
+      const newer = r.refresh().refresh(); // through the connection kept along the chain
+      expect(newer.flushedRows).toBe(100);
+      expect(readRunOnce(dir, 'f').flushedRows).toBe(100);
+      newer.close(); // closes the kept connection (else it closes itself after 5 s idle)
+      expect(leftovers()).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
