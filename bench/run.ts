@@ -10,6 +10,7 @@ import { extras } from './extras.ts';
 import { kills } from './kills.ts';
 import { killChildren, removeAllTemps } from './lib/proc.ts';
 import { fmt, fmtSummary, type Summary, table } from './lib/stats.ts';
+import { liveReaders } from './live-readers.ts';
 import { memory } from './memory.ts';
 import { resumeStart } from './resume.ts';
 import { startup } from './startup.ts';
@@ -49,6 +50,7 @@ const CONFIG = quick
       uiReps: 3,
       uiRunMs: 4000,
       sweepReps: 1,
+      live: { pairs: 6, windowMs: 400 },
     }
   : {
       reps: 5,
@@ -68,6 +70,7 @@ const CONFIG = quick
       uiReps: 5,
       uiRunMs: 8000,
       sweepReps: 3,
+      live: { pairs: 12, windowMs: 800 },
     };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -100,6 +103,7 @@ const KEYS = [
   'workerBootMs',
   'writerWithDashboard',
   'sweepOverheadPerPointMs',
+  'liveReadersSlowdown',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -119,6 +123,7 @@ const TARGETS: Record<Key, { op: '<=' | '>='; limit: number }> = {
   workerBootMs: { op: '<=', limit: 100 },
   writerWithDashboard: { op: '>=', limit: 0.95 },
   sweepOverheadPerPointMs: { op: '<=', limit: 10 },
+  liveReadersSlowdown: { op: '<=', limit: 0.05 },
 };
 
 interface Figure extends Summary {
@@ -411,6 +416,24 @@ if (sw) {
     sw.perPointMs,
     `(wall of a sweep of ${SWEEP.points} points × ${fmt(SWEEP.rows)} rows of the cheap experiment, --jobs 1, ${fmt(sw.sweepWallMs.median)} ms − the same ${fmt(SWEEP.points * SWEEP.rows)} rows as one run, ${fmt(sw.runWallMs.median)} ms) ÷ ${SWEEP.points}; a point's cost is its three fsync'ed catalog commits, its directory, segment and log files`,
   );
+}
+
+const lr = await section(
+  `live readers: a writer's rate in windows with and without 4 readers polling (${CONFIG.live.pairs} pairs of ${CONFIG.live.windowMs} ms)`,
+  ['liveReadersSlowdown'],
+  () => liveReaders({ ...CONFIG.live, readers: 4, intervalMs: 100, log }),
+);
+if (lr) {
+  record(
+    'liveReadersSlowdown',
+    lr.slowdown,
+    `1 − (the writer's rows/s in a window with 4 reader processes polling openRun/refresh every 100 ms and reading the new rows ÷ in the adjacent window without), median over ${CONFIG.live.pairs} pairs of ${CONFIG.live.windowMs} ms windows of one \`mmrun run bench/fixtures/cheap.ts --flush-every 20000\`, rates from its commits: ${rate(lr.withReadersRowsPerSecond)} with readers vs ${rate(lr.aloneRowsPerSecond)} without; ${fmt(lr.pollsPerSecond)} snapshots/s over the 4 readers, ${fmt(lr.cpuMsPerPoll)} ms of a reader's CPU each (the snapshot and reading the new rows); ${os.availableParallelism()} cores`,
+  );
+  also.push([
+    'writer rows/s without / with 4 live readers',
+    `${fmtSummary(lr.aloneRowsPerSecond)} / ${fmtSummary(lr.withReadersRowsPerSecond)}`,
+    'liveReadersSlowdown is 1 − their ratio per pair of windows',
+  ]);
 }
 
 const seconds = (performance.now() - benchT0) / 1000;

@@ -1,67 +1,28 @@
 #!/usr/bin/env python3
-"""Load an mmrun run in NumPy (and pandas, if installed) and print a summary.
+"""Load an mmrun run with mmrun_reader and print a summary; --follow keeps reading while it runs.
 
-    python3 examples/python/read_run.py runs/<run-id> [<run-id>.npy]
+    python3 examples/python/read_run.py runs/<run-id> [<run-id>.npy] [--follow]
 
-The first argument is the run's directory: its segments 000000.npy, 000001.npy ... are
-plain .npy files, concatenated in name order they hold the rows in iteration order. The
-optional second argument is a file written by `mmrun export <run-id> --format npy`, which
-is checked against the segments. Only NumPy is needed; with pandas the rows also become a
-DataFrame (vector columns as name[0], name[1], ...).
+The argument is the run's directory (its parent holds the catalog, mmrun.sqlite). The
+reader takes a snapshot: the flushed index read from the catalog (opened read-only) and
+rows [0, flushed_rows) of the segments, mapped read-only; it works on a run that is still
+being written. The optional .npy file, written by `mmrun export <run-id> --format npy`, is
+checked against the snapshot. With --follow, one line per newly flushed range until the
+run ends. Needs NumPy; pandas if installed, for a DataFrame.
+
+Install the reader with `pip install ./python/mmrun_reader` (offline: add
+--no-build-isolation); run from a checkout, this script also finds it without installing.
 """
-import glob
 import os
-import sqlite3
 import sys
 
 import numpy as np
 
 try:
-    import pandas as pd
-except ImportError:  # pandas is optional
-    pd = None
-
-
-def flushed_rows(run_dir):
-    """Rows the catalog says are on disk; rows past them in an unfinished run are garbage."""
-    catalog = os.path.join(os.path.dirname(os.path.abspath(run_dir)), "mmrun.sqlite")
-    run_id = os.path.basename(os.path.abspath(run_dir))
-    try:
-        con = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)
-        try:
-            row = con.execute(
-                "SELECT flushed_index FROM checkpoints WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
-                (run_id,),
-            ).fetchone()
-        finally:
-            con.close()
-        return row[0] if row else 0
-    except sqlite3.Error:
-        return None  # no readable catalog: trust the segments
-
-
-def load_run(run_dir):
-    """The run's flushed rows as one structured array."""
-    files = sorted(glob.glob(os.path.join(run_dir, "*.npy")))
-    if not files:
-        sys.exit(f"{run_dir}: no .npy segments here")
-    segments = [np.load(f, mmap_mode="r") for f in files]  # maps, reads nothing yet
-    rows = np.concatenate(segments)  # copies; for huge runs, work segment by segment
-    flushed = flushed_rows(run_dir)
-    return (rows if flushed is None else rows[:flushed]), len(files), flushed
-
-
-def to_frame(rows):
-    """A pandas DataFrame with vector columns expanded to name[0], name[1], ..."""
-    columns = {}
-    for name in rows.dtype.names:
-        col = rows[name]
-        if col.ndim == 1:
-            columns[name] = col
-        else:
-            for k in range(col.shape[1]):
-                columns[f"{name}[{k}]"] = col[:, k]
-    return pd.DataFrame(columns)
+    from mmrun_reader import MmrunReaderError, open_run
+except ImportError:  # not installed: use the copy in this repository
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python", "mmrun_reader"))
+    from mmrun_reader import MmrunReaderError, open_run
 
 
 def describe(name, col):
@@ -87,27 +48,42 @@ def describe(name, col):
 
 
 def main(argv):
-    if len(argv) not in (2, 3):
+    follow = "--follow" in argv
+    args = [a for a in argv[1:] if a != "--follow"]
+    if len(args) not in (1, 2):
         sys.exit(__doc__)
-    run_dir = argv[1]
-    rows, segments, flushed = load_run(run_dir)
-    note = "" if flushed is None else f" (the catalog says {flushed} are flushed)"
-    print(f"run {os.path.basename(os.path.abspath(run_dir))}: {len(rows)} rows in {segments} segments{note}")
+    run_dir = os.path.abspath(args[0])
+    try:
+        run = open_run(os.path.dirname(run_dir), os.path.basename(run_dir))
+    except MmrunReaderError as e:
+        sys.exit(str(e))
+    segments = run.segments()  # one read-only view per segment: nothing read yet
+    rows = run.array()  # one array (a copy when there are several segments)
+    live = f", still running: read at row {run.flushed_rows}" if run.live else ""
+    print(f"run {run.run_id} ({run.status}{live}): {run.flushed_rows} flushed rows of {run.iterations} in {len(segments)} segments")
     print(f"dtype: {rows.dtype}")
     for name in rows.dtype.names:
         print(describe(name, rows[name]))
 
-    if len(argv) == 3:
-        exported = np.load(argv[2], mmap_mode="r")
+    if len(args) == 2:
+        exported = np.load(args[1], mmap_mode="r")
         same = exported.dtype == rows.dtype and exported.tobytes() == rows.tobytes()
         verdict = "identical to the segments" if same else "NOT identical to the segments (another --rows or --columns?)"
-        print(f"exported {argv[2]}: {exported.shape[0]} rows, {verdict}")
+        print(f"exported {args[1]}: {exported.shape[0]} rows, {verdict}")
 
-    if pd is not None:
-        frame = to_frame(rows)
+    try:
+        frame = run.to_pandas()
         print(f"pandas DataFrame: {frame.shape[0]} rows x {frame.shape[1]} columns")
-    else:
+    except MmrunReaderError:
         print("pandas is not installed: skipped the DataFrame")
+
+    if follow:
+        last = run
+        for start, end, snap in run.follow(interval=0.2):
+            first = rows.dtype.names[0]
+            print(f"rows {start}..{end} flushed ({snap.flushed_rows} of {snap.iterations}); mean {first}: {snap.rows(start, end)[first].mean():.6g}", flush=True)
+            last = snap
+        print(f"run {run.run_id} is {last.refresh().status}")
 
 
 if __name__ == "__main__":

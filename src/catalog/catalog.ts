@@ -136,7 +136,8 @@ const KEEP_HISTORY = 20;
 
 const now = () => new Date().toISOString();
 
-interface RunRow {
+/** A row of SELECT_RUN. */
+export interface RunRow {
   id: string;
   experiment: string;
   experiment_path: string;
@@ -171,7 +172,7 @@ interface RunRow {
   rows_per_second: number | null;
 }
 
-const toRecord = (r: RunRow, shards: readonly ShardRecord[]): RunRecord => ({
+export const toRecord = (r: RunRow, shards: readonly ShardRecord[]): RunRecord => ({
   id: r.id,
   experiment: r.experiment,
   experimentPath: r.experiment_path,
@@ -216,7 +217,7 @@ const toRecord = (r: RunRow, shards: readonly ShardRecord[]): RunRecord => ({
 // The run with its latest checkpoint, and its rate over the retained checkpoints. A sharded
 // run's contiguous prefix ends at the smallest flushed index of an unfinished shard (shards
 // are in row order, so that is the first unfinished one), or at the end if all are done.
-const SELECT_RUN = `
+export const SELECT_RUN = `
   SELECT runs.*,
     CASE WHEN runs.workers = 1
       THEN (SELECT flushed_index FROM checkpoints c WHERE c.run_id = runs.id ORDER BY seq DESC LIMIT 1)

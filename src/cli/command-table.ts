@@ -92,6 +92,12 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     describe: 'Write (and with --submit, submit) a Slurm job array that runs an experiment in shards',
     load: async () => (await import('./commands/slurm.ts')).slurmCommand as AnyCommand,
   },
+  watch: {
+    command: 'watch <run-id>',
+    describe:
+      'Follow a run while it writes: progress, rate, ETA, rows at risk and a sparkline; exits 0 once it completes, 1 if it stops otherwise',
+    load: async () => (await import('./commands/watch.ts')).watchCommand as AnyCommand,
+  },
   ui: {
     command: 'ui',
     describe: 'Serve a read-only dashboard of the runs (a web page and a JSON API) until Ctrl-C',

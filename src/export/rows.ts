@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { RunRecord } from '../catalog/catalog.ts';
-import { getRun } from '../catalog/query.ts';
+import { readRunOnce } from '../catalog/read-only.ts';
 import { layoutOf, type RowLayout } from '../storage/dtype.ts';
 import type { Segment } from '../storage/segment.ts';
 import { SegmentedArray } from '../storage/segmented-array.ts';
@@ -69,11 +69,13 @@ export class RunRows {
   }
 
   /**
-   * Opens a run for reading; a `running` run whose owner is gone is recorded as `crashed`.
+   * Opens a snapshot of a run for reading: its flushed index as of one read transaction of
+   * the catalog opened read-only (a live writer is never blocked or slowed); a `running`
+   * run whose owner is gone is reported `crashed` (not recorded).
    * @throws MmrunError `RUN_NOT_FOUND`, or the catalog's errors.
    */
   static open(runsDir: string, runId: string): RunRows {
-    return new RunRows(getRun(runsDir, runId).run, runsDir);
+    return new RunRows(readRunOnce(runsDir, runId), runsDir);
   }
 
   /**
@@ -127,10 +129,12 @@ export class RunRows {
   /**
    * Maps, read-only (mode `r`), every segment holding rows of [start, end), each validated
    * (magic, dtype, shape, size) before it is mapped; returns the part of each in the range.
-   * Nothing is read: pages are faulted in when touched, without any read-ahead advice.
+   * Nothing is read: pages are faulted in when touched, without any read-ahead advice. A
+   * reader of successive snapshots passes a `mapped` map of its own: a segment is then mapped
+   * (and validated) once, and later calls reuse it.
    * @throws RangeError if the range is not within the flushed rows.
    */
-  segments(start: number, end: number): SegmentSlice[] {
+  segments(start: number, end: number, mapped?: Map<number, Segment>): SegmentSlice[] {
     this.#checkRange(start, end);
     const { itemsize } = this.layout;
     const out: SegmentSlice[] = [];
@@ -138,7 +142,11 @@ export class RunRows {
       const k = this.#array.segmentOf(row);
       const first = this.#array.firstRow(k);
       const stop = Math.min(end, first + this.#array.rowsIn(k));
-      const segment = this.#array.openForRead(k, 'r');
+      // A mapping from an earlier snapshot of the same run serves while it holds the rows
+      // (a segment's file only ever grows, when `resume --iterations` extends the run).
+      const cached = mapped?.get(k);
+      const segment = cached && cached.rows >= stop - first ? cached : this.#array.openForRead(k, 'r');
+      mapped?.set(k, segment);
       const from = (row - first) * itemsize;
       out.push({
         index: k,

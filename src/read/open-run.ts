@@ -1,8 +1,11 @@
 import type { RunRecord } from '../catalog/catalog.ts';
+import { LingeringCatalogReader } from '../catalog/read-only.ts';
 import { MmrunError, show } from '../errors.ts';
 import { RunRows } from '../export/rows.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 import { type ColumnSpec, type ColumnsSpec, DTYPE_SIZE, type Field, type RowLayout } from '../storage/dtype.ts';
+import type { Segment } from '../storage/segment.ts';
+import { type FlushedRange, type FollowOptions, followRun } from './follow.ts';
 import {
   dataViewReadSource,
   type NumericArray,
@@ -113,16 +116,40 @@ export function openRun<C extends ColumnsSpec = ColumnsSpec>(
   runId: string,
   options: OpenRunOptions = {},
 ): RunReader<C> {
-  return new RunReader<C>(RunRows.open(resolveRunsDir(options.runsDir), runId));
+  const runsDir = resolveRunsDir(options.runsDir);
+  return new RunReader<C>(RunRows.open(runsDir, runId), runsDir);
 }
 
-/** A run's flushed rows, mapped read-only. Made by {@link openRun}. */
+/**
+ * A snapshot of a run's flushed rows, mapped read-only. Made by {@link openRun}.
+ *
+ * The snapshot is the flushed index read in one read transaction of the catalog (opened
+ * read-only, and closed again at once) and the rows [0, flushedRows) of the segments,
+ * which the writer never changes again; for a sharded run, also each shard's flushed rows
+ * ({@link flushedRanges}). Holding a snapshot holds no lock: the writer goes on, and
+ * {@link refresh} or {@link follow} give newer snapshots.
+ */
 export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
   /** The run as the catalog knew it when opened. */
   readonly run: RunRecord;
+  /** The runs directory the run was read from. */
+  readonly runsDir: string;
   readonly layout: RowLayout;
   /** Rows that can be read: the run's flushed index when it was opened. */
   readonly length: number;
+  /**
+   * Rows that can be read (the same as {@link length}): the contiguous prefix [0, flushedRows)
+   * on disk when the snapshot was taken.
+   */
+  readonly flushedRows: number;
+  /**
+   * Every range of rows on disk in this snapshot, `[start, end)` in row order: `[0,
+   * flushedRows)` for a run of one worker; for a sharded run each shard's flushed prefix
+   * (neighbours joined). {@link rangeSegments} maps any of them.
+   */
+  readonly flushedRanges: ReadonlyArray<readonly [number, number]>;
+  /** Whether the run was being written when the snapshot was taken (status `running`). */
+  readonly live: boolean;
   /** Column names, in the run's order. */
   readonly columns: readonly string[];
   // The segments holding rows [0, length), in row order; emptied by close().
@@ -132,15 +159,35 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
   // Set by close(): every later use throws.
   #closed = false;
   #rowsOf: ((segments: readonly SegmentView[]) => Generator<ReadRow<C>, void, undefined>) | undefined;
+  readonly #source: RunRows;
+  // Read-only mappings of segments, shared by this snapshot and those refresh() and follow()
+  // make from it: a segment is validated and mapped once, not at every poll.
+  readonly #mapped: Map<number, Segment>;
+  // The catalog connection refresh() reads through, shared along the chain likewise.
+  readonly #catalog: LingeringCatalogReader;
 
   /** @internal Use {@link openRun}. */
-  constructor(source: RunRows) {
+  constructor(
+    source: RunRows,
+    runsDir: string,
+    mapped: Map<number, Segment> = new Map(),
+    catalog: LingeringCatalogReader = new LingeringCatalogReader(runsDir),
+  ) {
+    this.#mapped = mapped;
+    this.#catalog = catalog;
     this.run = source.run;
+    this.runsDir = runsDir;
+    this.#source = source;
     this.layout = source.layout;
     this.length = source.flushedRows;
+    this.flushedRows = source.flushedRows;
+    this.flushedRanges = source.flushedRanges;
+    this.live = source.run.status === 'running';
     this.columns = source.layout.fields.map((f) => f.name);
     this.#segmentRows = source.run.segmentRows;
-    this.#segments = source.segments(0, source.flushedRows).map((s) => segmentView(s, source.layout, source.run.id));
+    this.#segments = source
+      .segments(0, source.flushedRows, mapped)
+      .map((s) => segmentView(s, source.layout, source.run.id));
   }
 
   /**
@@ -175,12 +222,55 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
   }
 
   /**
+   * The segments holding rows [start, end) of this snapshot, each cut to that range: for a
+   * sharded run, a range of {@link flushedRanges} beyond the contiguous prefix.
+   * @throws RangeError if the range is not within one of {@link flushedRanges}.
+   */
+  rangeSegments(start: number, end: number): readonly SegmentView[] {
+    this.#open();
+    return this.#source.segments(start, end, this.#mapped).map((s) => segmentView(s, this.layout, this.run.id));
+  }
+
+  /**
+   * A new snapshot of the same run, at least as new as this one (the writer never takes
+   * a flushed row back). This one stays valid.
+   * @example
+   * let r = openRun('walk-1');
+   * while (r.live) { await sleep(1000); r = r.refresh(); console.log(r.flushedRows); }
+   */
+  refresh(): RunReader<C> {
+    const run = this.#catalog.readRun(this.run.id);
+    return new RunReader<C>(RunRows.fromRecord(run, this.runsDir), this.runsDir, this.#mapped, this.#catalog);
+  }
+
+  /**
+   * Follows the run as the writer commits: yields each newly flushed range of rows with
+   * a snapshot that holds it, and ends once the run is no longer running (completed,
+   * interrupted, failed or crashed; with `untilCompleted`, only completed or failed). The catalog is polled cheaply (`PRAGMA data_version`
+   * on one read-only connection; a run is re-read only after a commit) and no read
+   * transaction is held between polls.
+   * @example
+   * for await (const { start, end, snapshot } of openRun('walk-1').follow()) {
+   *   for (const seg of snapshot.rangeSegments(start, end)) total += seg.rows;
+   * }
+   */
+  follow(options: FollowOptions = {}): AsyncGenerator<FlushedRange<C>, void, undefined> {
+    return followRun(
+      this,
+      (run) => new RunReader<C>(RunRows.fromRecord(run, this.runsDir), this.runsDir, this.#mapped, this.#catalog),
+      options,
+    );
+  }
+
+  /**
    * Drops the reader's references to its mappings; the reader cannot be used afterwards.
    * There is no munmap: each mapping is released once nothing (no view or value taken from
    * it) refers to it and the garbage collector runs.
    */
   close(): void {
     this.#segments = [];
+    this.#mapped.clear();
+    this.#catalog.close();
     this.#rowsOf = undefined;
     this.#closed = true;
   }

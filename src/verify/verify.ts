@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import pino from 'pino';
-import { Catalog } from '../catalog/catalog.ts';
+import { Catalog, type RangeChecksum, type RunRecord, type RunStatus } from '../catalog/catalog.ts';
+import { CatalogReader, OlderSchema } from '../catalog/read-only.ts';
 import { loadExperiment } from '../experiment/load.ts';
 import { CounterRng } from '../experiment/rng.ts';
 import { checkCode } from '../fingerprint/check.ts';
@@ -32,6 +33,11 @@ export interface BadRange {
 
 export interface VerifyResult {
   readonly id: string;
+  /**
+   * The run's status when verify read it; a `running` run is verified as of that snapshot
+   * (its rows [0, flushedRows) and each shard's flushed rows then).
+   */
+  readonly status: RunStatus;
   readonly flushedRows: number;
   /** Flushed ranges checked (each with the CRC32C committed when it was flushed). */
   readonly ranges: number;
@@ -74,9 +80,9 @@ function nthFlushedRow(parts: readonly { startRow: number; flushedRows: number }
  */
 export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
   const runsDir = resolveRunsDir(options.runsDir);
-  const catalog = Catalog.open(runsDir, { create: false });
+  const catalog = openCatalog(runsDir);
   try {
-    const run = catalog.getRun(options.runId);
+    const { run, checksums } = catalog.read(options.runId);
     const layout = layoutOf(run.columns, `run '${run.id}'`);
     const array = new SegmentedArray(
       path.join(runsDir, run.id),
@@ -93,9 +99,9 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
     let covered = 0;
     let bytes = 0;
     let firstBad: BadRange | undefined;
-    const ranges = catalog
-      .checksums(run.id)
-      .filter((r) => parts.some((part) => part.startRow <= r.startRow && r.endRow <= part.flushedRows));
+    const ranges = checksums.filter((r) =>
+      parts.some((part) => part.startRow <= r.startRow && r.endRow <= part.flushedRows),
+    );
     for (const range of ranges) {
       const actual = reader.crc(range.startRow, range.endRow);
       covered += range.endRow - range.startRow;
@@ -173,6 +179,7 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
     }
     return {
       id: run.id,
+      status: run.status,
       flushedRows: run.flushedRows,
       ranges: ranges.length,
       bytes,
@@ -184,6 +191,37 @@ export async function verifyRun(options: VerifyOptions): Promise<VerifyResult> {
   } finally {
     catalog.close();
   }
+}
+
+/**
+ * The catalog as verify reads it: read-only, the run and its checksums in one read
+ * transaction (a live writer is never blocked). A catalog of an older schema, which no
+ * writer of this version has opened, is opened the ordinary way (that migrates it).
+ */
+function openCatalog(runsDir: string): {
+  read(id: string): { run: RunRecord; checksums: RangeChecksum[] };
+  checkpoints(id: string): { flushedRows: number; state: Buffer | null }[];
+  fingerprint(id: string): string | undefined;
+  close(): void;
+} {
+  try {
+    const reader = CatalogReader.open(runsDir);
+    return {
+      read: (id) => reader.readRunWithChecksums(id),
+      checkpoints: (id) => reader.checkpoints(id),
+      fingerprint: (id) => reader.fingerprint(id),
+      close: () => reader.close(),
+    };
+  } catch (error) {
+    if (!(error instanceof OlderSchema)) throw error;
+  }
+  const catalog = Catalog.open(runsDir, { create: false });
+  return {
+    read: (id) => ({ run: catalog.getRun(id), checksums: catalog.checksums(id) }),
+    checkpoints: (id) => catalog.checkpoints(id),
+    fingerprint: (id) => catalog.fingerprint(id),
+    close: () => catalog.close(),
+  };
 }
 
 /** Sequential reads over a run's segments, keeping the current one mapped. */

@@ -462,12 +462,12 @@ print('{}')`;
 });
 
 describe('examples/python/read_run.py', () => {
-  it('loads a real run and its exported npy with numpy alone', async (ctx) => {
+  it('loads a real run (with mmrun_reader, found in the checkout) and its exported npy', async (ctx) => {
     const exe = needPython(ctx);
     const { file } = await exportCli('npy');
     const r = spawnSync(exe, [path.join(ROOT, 'examples/python/read_run.py'), runDir, file], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain('run all: 3000 rows in 5 segments (the catalog says 3000 are flushed)');
+    expect(r.stdout).toContain('run all (completed): 3000 flushed rows of 3000 in 5 segments');
     expect(r.stdout).toContain(`exported ${file}: 3000 rows, identical to the segments`);
     expect(r.stdout).toMatch(/ {2}vb +bool x 2 +true: \d+ of 6000/);
     expect(r.stderr).toBe('');

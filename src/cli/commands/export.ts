@@ -119,7 +119,7 @@ function sayPartial(plan: ExportPlan, runsDir: string | undefined): void {
   const rows = `${count(plan.flushedRows)} flushed rows (of ${count(plan.iterations)} iterations)`;
   const resume = `mmrun resume ${plan.runId}${runsDirFlag(runsDir)}`;
   const why: Record<Exclude<ExportPlan['status'], 'completed'>, string> = {
-    running: `is still running: exporting the ${rows} on disk when the export began; rows computed since are not included`,
+    running: `is still running: exporting the ${rows} on disk when the export began (read at row ${count(plan.flushedRows)}); rows computed since are not included`,
     crashed: `crashed: exporting its ${rows}; rows after the last flush were lost (\`${resume}\` recomputes them)`,
     interrupted: `was interrupted: exporting its ${rows} (\`${resume}\` continues it)`,
     failed: `failed: exporting its ${rows} (fix the experiment, then \`${resume} --allow-changed\`)`,

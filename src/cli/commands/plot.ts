@@ -108,7 +108,11 @@ export const plotCommand: CommandModule<object, PlotArgs> = {
       width: argv.width,
       height: argv.height,
     });
-    if (result.status !== 'completed') {
+    if (result.status === 'running') {
+      say(
+        `mmrun: run ${result.runId} is still running: plotting the ${count(result.rows)} rows flushed when the plot began (read at row ${count(result.rows)} of ${count(result.iterations)}); rows flushed since are not drawn`,
+      );
+    } else if (result.status !== 'completed') {
       say(
         `mmrun: run ${result.runId} is ${result.status}: plotting its ${count(result.rows)} flushed rows (of ${count(result.iterations)})`,
       );

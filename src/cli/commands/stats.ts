@@ -120,7 +120,7 @@ function sayPartial(plan: StatsPlan, runsDir: string | undefined): void {
   const rows = `${count(plan.rows)} flushed rows (of ${count(plan.iterations)} iterations)`;
   const resume = `mmrun resume ${plan.runId}${runsDirFlag(runsDir)}`;
   const why: Record<Exclude<StatsPlan['status'], 'completed'>, string> = {
-    running: `is still running: summarising the ${rows} on disk when stats began`,
+    running: `is still running: summarising the ${rows} on disk when stats began (read at row ${count(plan.flushedRows)})`,
     crashed: `crashed: summarising its ${rows} (\`${resume}\` recomputes the rest)`,
     interrupted: `was interrupted: summarising its ${rows} (\`${resume}\` continues it)`,
     failed: `failed: summarising its ${rows}`,

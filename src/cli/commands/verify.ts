@@ -2,7 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { MmrunError } from '../../errors.ts';
 import { verifyRun } from '../../verify/verify.ts';
 import { deferred } from '../deferred.ts';
-import { count, reportError } from '../output.ts';
+import { count, reportError, say } from '../output.ts';
 
 interface VerifyArgs {
   'run-id': string;
@@ -32,6 +32,11 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       recompute: argv.recompute,
       allowChanged: argv['allow-changed'],
     });
+    if (result.status === 'running') {
+      say(
+        `mmrun: run ${result.id} is still running: verifying the rows flushed when verify began (read at row ${count(result.flushedRows)}); rows flushed since are not checked`,
+      );
+    }
     if (argv.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else {
       process.stdout.write(
