@@ -95,7 +95,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   watch: {
     command: 'watch <run-id>',
     describe:
-      'Follow a run while it writes: progress, rate, ETA, rows at risk and a sparkline; exits 0 once it completes, 1 if it stops otherwise',
+      'Follow a run (or a sweep) while it writes: progress, rate, ETA, rows at risk and a sparkline; exits 0 once it completes, 1 if it stops otherwise',
     load: async () => (await import('./commands/watch.ts')).watchCommand as AnyCommand,
   },
   ui: {

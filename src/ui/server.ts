@@ -357,6 +357,10 @@ async function api(
     s.feed.add(res);
     return;
   }
+  if (first === 'sweeps' && action === undefined) {
+    query.done([]);
+    return sendJson(res, 200, id === undefined ? s.reader.sweeps() : s.reader.sweep(id));
+  }
   if (first !== 'runs' || rest.length > 0) throw notFound(parts);
   if (id === undefined) {
     const status = query.list('status');

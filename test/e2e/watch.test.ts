@@ -166,4 +166,62 @@ describe('mmrun watch', () => {
     expect(panels[0]).toMatch(/^t · slowdown · running \(pid \d+\)\r?\n\[[█░]{30}\] /);
     expect(panels.at(-1)).toMatch(/^t · slowdown · completed\r?\n\[█{30}\] 100\.0% {2}6,000 \/ 6,000 rows/);
   }, 60_000);
+
+  it('follows a sweep: a line per change of its points, exit 0 once every point completed', async () => {
+    const runsDir = tmp();
+    const sweep = spawnMmrun(
+      [
+        'sweep',
+        slow,
+        '--grid',
+        'slowMs=0.2,0.3',
+        '--param',
+        'fastRows=0',
+        '--iterations',
+        '2000',
+        '--flush-every',
+        '250',
+        '--id',
+        'sw',
+        '--quiet',
+      ],
+      runsDir,
+    );
+    await waitFor(() => peekRun(runsDir, 'sw-p0000') !== undefined, 30_000, 'the first point');
+    const watch = await mmrun(['watch', 'sw'], runsDir);
+    expect((await sweep.exited).code).toBe(0);
+    expect(watch.code, watch.stderr).toBe(0);
+    const lines = watch.stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of lines.slice(0, -1))
+      expect(line).toMatch(/^sw running: [0-2]\/2 points completed, [\d,]+ rows flushed/);
+    expect(lines.at(-1)).toBe('sw completed: 2/2 points completed, 4,000 rows flushed');
+  }, 60_000);
+
+  it('of a sweep killed with SIGKILL exits 1, reporting it crashed', async () => {
+    const runsDir = tmp();
+    const sweep = spawnMmrun(
+      [
+        'sweep',
+        slow,
+        '--grid',
+        'slowMs=0.5,0.6',
+        '--param',
+        'fastRows=0',
+        '--iterations',
+        '100000',
+        '--id',
+        'sk',
+        '--quiet',
+      ],
+      runsDir,
+    );
+    await waitFor(() => peekRun(runsDir, 'sk-p0000') !== undefined, 30_000, 'the first point');
+    const watching = spawnMmrun(['watch', 'sk'], runsDir);
+    await watching.started;
+    sweep.child.kill('SIGKILL');
+    const r = await watching.exited;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout.trim().split('\n').at(-1), r.stderr).toMatch(/^sk crashed: 0\/2 points completed/);
+  }, 60_000);
 });

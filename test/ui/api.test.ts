@@ -384,3 +384,48 @@ describe('token on a non-loopback address', () => {
     expect(ui.url).toBe(`http://127.0.0.1:${ui.port}/`);
   });
 });
+
+describe('sweeps', () => {
+  it('/api/sweeps lists each sweep with its points; /api/sweeps/<id> one; unknown 404, bad id 400; nothing written', async () => {
+    const dir = newDir();
+    const made = await mmrun(
+      [
+        'sweep',
+        path.join(FIXTURES, 'ui-slow.ts'),
+        '--grid',
+        'stepUs=0,1',
+        '--seeds',
+        '2',
+        '--iterations',
+        '500',
+        '--id',
+        'sw',
+        '--quiet',
+      ],
+      dir,
+    );
+    expect(made.code, made.stderr).toBe(0);
+    const before = hashFiles(dir, (name) => !name.includes('-wal') && !name.includes('-shm'));
+    const server = await startDashboard({ runsDir: dir, port: 0, pollMs: 100 });
+    try {
+      const list = await request(server, '/api/sweeps');
+      expect(list.status).toBe(200);
+      const sweeps = JSON.parse(list.body) as { id: string; status: string; done: number; total: number }[];
+      expect(sweeps.map((s) => [s.id, s.status, s.done, s.total])).toEqual([['sw', 'completed', 4, 4]]);
+      const one = (await request(server, '/api/sweeps/sw')).json() as unknown as {
+        points: { runId: string; params: Record<string, unknown>; seed: number; status: string; flushedRows: number }[];
+      };
+      expect(one.points.map((p) => [p.runId, p.params.stepUs, p.status, p.flushedRows])).toEqual([
+        ['sw-p0000', 0, 'completed', 500],
+        ['sw-p0001', 0, 'completed', 500],
+        ['sw-p0002', 1, 'completed', 500],
+        ['sw-p0003', 1, 'completed', 500],
+      ]);
+      expect((await request(server, '/api/sweeps/nope')).status).toBe(404);
+      expect((await request(server, '/api/sweeps/..%2Fx')).status).toBe(400);
+    } finally {
+      await server.close();
+    }
+    expect(hashFiles(dir, (name) => !name.includes('-wal') && !name.includes('-shm'))).toEqual(before);
+  });
+});

@@ -1,5 +1,8 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { SweepCatalog } from '../../catalog/sweeps.ts';
 import { MmrunError } from '../../errors.ts';
+import { resolveRunsDir } from '../../runs-dir.ts';
+import { watchSweep } from '../../watch/sweep.ts';
 import { type WatchView, watchRun } from '../../watch/watch.ts';
 import { deferred } from '../deferred.ts';
 import { count, duration } from '../output.ts';
@@ -14,7 +17,7 @@ interface WatchArgs {
 export const watchCommand: CommandModule<object, WatchArgs> = {
   command: 'watch <run-id>',
   describe:
-    'Follow a run while it writes: progress, rate, ETA, rows at risk and a sparkline; exits 0 once it completes, 1 if it stops otherwise',
+    'Follow a run (or a sweep) while it writes: progress, rate, ETA, rows at risk and a sparkline; exits 0 once it completes, 1 if it stops otherwise',
   builder: (y) =>
     (y as Argv<WatchArgs>)
       .positional('run-id', { type: 'string', demandOption: true })
@@ -42,6 +45,21 @@ export const watchCommand: CommandModule<object, WatchArgs> = {
   handler: deferred(async (argv: ArgumentsCamelCase<WatchArgs>) => {
     const out = process.stdout;
     const tty = out.isTTY === true;
+    if (SweepCatalog.isSweep(resolveRunsDir(argv['runs-dir']), argv['run-id'])) {
+      // A sweep: one line per change of its points (redrawn in place on a terminal).
+      const final = await watchSweep({
+        sweepId: argv['run-id'],
+        runsDir: argv['runs-dir'],
+        intervalMs: argv.interval === undefined ? undefined : argv.interval * 1000,
+        onUpdate: (view) => {
+          const line = `${view.id} ${view.status}: ${view.done}/${view.total} points completed, ${count(view.flushedRows)} rows flushed${view.etaSeconds === null ? '' : `, ETA ${duration(view.etaSeconds * 1000)}`}`;
+          out.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+        },
+      });
+      if (tty) out.write('\n');
+      if (final !== 'completed') process.exitCode = 1;
+      return;
+    }
     let drawn = 0;
     const status = await watchRun({
       runId: argv['run-id'],

@@ -1,5 +1,5 @@
 // The runs page: a table of every run, filtered by status and experiment, updated live.
-import { atRisk, count, duration, eta, h, percent, progressBar, since, subscribe } from './common.js';
+import { atRisk, count, duration, eta, getJson, h, percent, progressBar, since, subscribe } from './common.js';
 
 const body = document.querySelector('#runs tbody');
 const statusFilter = document.getElementById('status-filter');
@@ -56,9 +56,49 @@ function keepFiltersInUrl() {
 
 statusFilter.addEventListener('change', keepFiltersInUrl);
 experimentFilter.addEventListener('change', keepFiltersInUrl);
+// Sweeps: their points are ordinary runs (in the table below too); a row per sweep.
+async function renderSweeps() {
+  const sweeps = await getJson('/api/sweeps');
+  document.getElementById('sweeps-section').hidden = sweeps.length === 0;
+  document
+    .querySelector('#sweeps tbody')
+    .replaceChildren(
+      ...sweeps.map((s) =>
+        h(
+          'tr',
+          { 'data-sweep-id': s.id, 'data-status': s.status },
+          h('td', {}, s.id),
+          h('td', {}, s.experiment),
+          h('td', {}, h('span', { class: `status ${s.status}` }, s.status)),
+          h('td', {}, progressBar({ doneRows: s.done, iterations: s.total }), ` ${s.done} of ${s.total}`),
+          h(
+            'td',
+            {},
+            h(
+              'ul',
+              { class: 'points' },
+              ...s.points.map((p) =>
+                h(
+                  'li',
+                  {},
+                  h('a', { href: `/runs/${encodeURIComponent(p.runId)}` }, JSON.stringify(p.params)),
+                  ` · seed ${p.seed} · `,
+                  h('span', { class: `status ${p.status}` }, p.status),
+                  ` · ${count(p.flushedRows)}`,
+                ),
+              ),
+            ),
+          ),
+          h('td', { class: 'num' }, since(s.updatedAt)),
+        ),
+      ),
+    );
+}
+
 subscribe((list) => {
   runs = list;
   render();
+  renderSweeps().catch(() => {});
 }, document.getElementById('live'));
 // Ages ("3s ago") move on between updates.
 setInterval(render, 1000);
