@@ -1,8 +1,8 @@
 import type { RunRecord } from '../catalog/catalog.ts';
 import { MmrunError, show } from '../errors.ts';
-import { RunRows } from '../export/rows.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 import { type ColumnSpec, type ColumnsSpec, DTYPE_SIZE, type Field, type RowLayout } from '../storage/dtype.ts';
+import { RunRows } from './rows.ts';
 import {
   dataViewReadSource,
   type NumericArray,

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import type { RunRecord, RunStatus } from '../catalog/catalog.ts';
 import { MmrunError, show } from '../errors.ts';
-import { DEFAULT_CHUNK_BYTES, RunRows } from '../export/rows.ts';
+import { DEFAULT_CHUNK_BYTES, RunRows } from '../read/rows.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 import type { ScalarDtype } from '../storage/dtype.ts';
 import { siblingModule, startModuleWorker } from '../threads.ts';
