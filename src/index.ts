@@ -23,8 +23,8 @@ export type { ColumnStats, StatsOptions, StatsPlan, StatsProgress, StatsResult }
 export { summarizeRun } from './stats/stats.ts';
 export type { ColumnSpec, ColumnsSpec, ScalarDtype } from './storage/dtype.ts';
 export type { Mode } from './storage/mmap.ts';
-export type { NpyFieldInfo, NpyInspection } from './storage/npy.ts';
-export { descrItemsize, inspectNpy } from './storage/npy.ts';
+export type { NpyFieldInfo, NpyInspection } from './storage/npy-inspect.ts';
+export { descrItemsize, inspectNpy } from './storage/npy-inspect.ts';
 export { Segment } from './storage/segment.ts';
 export { SegmentedArray } from './storage/segmented-array.ts';
 export { type Dashboard, type DashboardOptions, startDashboard } from './ui/server.ts';
