@@ -85,6 +85,13 @@ module.exports = {
       from: { path: '^src/' },
       to: { path: '^src/', pathNot: known },
     },
+    {
+      name: 'not-tests',
+      severity: 'error',
+      comment: 'the package must not import its tests, benchmarks or example experiments',
+      from: { path: '^src/' },
+      to: { path: '^(test|bench|experiments|examples)/' },
+    },
     ...layerRules,
   ],
   options: {

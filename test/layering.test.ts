@@ -31,7 +31,7 @@ describe('layering', () => {
     expect(await violations(ROOT)).toEqual([]);
   });
 
-  it('catches a file cycle, a folder cycle, an upward and a sideways import, and a folder outside the layers', async () => {
+  it('catches a file cycle, a folder cycle, an upward and a sideways import, a folder outside the layers and an import of the tests', async () => {
     const dir = tmpDir();
     const files: Record<string, string> = {
       'src/errors.ts': 'export const e = 1;\n',
@@ -49,6 +49,9 @@ describe('layering', () => {
       'src/stats/v.ts': 'export const v = 2;\n',
       'src/plot/t.ts': 'export const t = 1;\n',
       'src/plot/u.ts': "import { v } from '../stats/v.ts';\nexport const u = v;\n",
+      // the package importing its tests
+      'src/manage/m.ts': "import { t } from '../../test/t.ts';\nexport const m = t;\n",
+      'test/t.ts': 'export const t = 1;\n',
       // a folder that has no place in the layering
       'src/gadgets/g.ts': "import { e } from '../errors.ts';\nexport const g = e;\n",
     };
@@ -64,6 +67,7 @@ describe('layering', () => {
         expect.stringMatching(/^no-cycle: src\/read\/[pq]\.ts → /),
         expect.stringMatching(/^no-folder-cycle: src\/(stats|plot) → src\/(stats|plot) → /),
         'in-a-layer: src/gadgets/g.ts → src/errors.ts',
+        'not-tests: src/manage/m.ts → test/t.ts',
       ]),
     );
   });
