@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { RunRows } from '../src/export/rows.ts';
+import { RunRows } from '../src/read/rows.ts';
 import { startRun } from '../src/runner/run.ts';
 import { summarizeRun } from '../src/stats/stats.ts';
 import { describeExit, FIXTURES, RESULT_PREFIX, removeTemp, sampleMemory, spawnNode, tempDir } from './lib/proc.ts';

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { MmrunError } from '../errors.ts';
 import { crashPoint } from '../faults.ts';
+import { type JobShard, shardRanges } from '../shards.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import { type Owner, ownerLiveness } from './ownership.ts';
 
@@ -49,41 +50,12 @@ export interface RunSpec {
   readonly fingerprint?: string;
 }
 
-/**
- * One shard of a job split across machines: this run computes iterations
- * [firstIteration, firstIteration + run.iterations) of a job of `jobIterations`, as shard
- * `index` of `count` (see {@link shardRanges}). Its rows are stored from row 0.
- */
-export interface JobShard {
-  readonly index: number;
-  readonly count: number;
-  readonly firstIteration: number;
-  readonly jobIterations: number;
-}
-
 /** One shard of a sharded run: rows [startRow, endRow), of which [startRow, flushedRows) are on disk. */
 export interface ShardRecord {
   readonly shard: number;
   readonly startRow: number;
   readonly endRow: number;
   readonly flushedRows: number;
-}
-
-/**
- * Splits `rows` rows into `k` contiguous shards of nearly equal size (the first `rows % k`
- * get one more row). Shard j is [ranges[j][0], ranges[j][1]).
- */
-export function shardRanges(rows: number, k: number): [number, number][] {
-  const base = Math.floor(rows / k);
-  const extra = rows % k;
-  const ranges: [number, number][] = [];
-  let start = 0;
-  for (let j = 0; j < k; j++) {
-    const end = start + base + (j < extra ? 1 : 0);
-    ranges.push([start, end]);
-    start = end;
-  }
-  return ranges;
 }
 
 /** A run as the catalog knows it. */

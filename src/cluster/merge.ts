@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Catalog, type RangeChecksum, type RunRecord, runLocked, shardRanges } from '../catalog/catalog.ts';
+import { Catalog, type RangeChecksum, type RunRecord, runLocked } from '../catalog/catalog.ts';
 import { currentOwner } from '../catalog/ownership.ts';
 import { getRun } from '../catalog/query.ts';
 import { MmrunError, show } from '../errors.ts';
-import { RunRows } from '../export/rows.ts';
+import { RunRows } from '../read/rows.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
+import { shardRanges } from '../shards.ts';
 import { crc32cOf } from '../storage/checksum.ts';
 import { layoutOf } from '../storage/dtype.ts';
 import { fsyncDir, Segment } from '../storage/segment.ts';

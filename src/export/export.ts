@@ -3,13 +3,13 @@ import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
 import type { RunRecord, RunStatus } from '../catalog/catalog.ts';
 import { MmrunError, show } from '../errors.ts';
+import { DEFAULT_CHUNK_BYTES, RunRows } from '../read/rows.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 import { csvEncoder } from './formats/csv.ts';
 import type { Encoder, EncoderContext } from './formats/encoder.ts';
 import { jsonlEncoder } from './formats/jsonl.ts';
 import { npyEncoder } from './formats/npy.ts';
 import { checkAborted, type Destination, fileDestination, streamDestination } from './output.ts';
-import { DEFAULT_CHUNK_BYTES, RunRows } from './rows.ts';
 import { parseRowRange, type RowRange, resolveRowRange, selectColumns } from './select.ts';
 
 /** The formats `exportRun` writes; each is also the default file extension. */

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RunStatus } from '../catalog/catalog.ts';
 import { MmrunError, show } from '../errors.ts';
-import { RunRows } from '../export/rows.ts';
+import { RunRows } from '../read/rows.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 import { MinMaxDownsampler } from './downsample.ts';
 import { findFontFiles } from './font.ts';

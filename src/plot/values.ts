@@ -1,7 +1,7 @@
 // One plotted quantity of a run: a scalar column, or one element of a vector column, read
 // out of row chunks as float64 (bool as 0/1), with its non-finite values counted apart.
 import { MmrunError, show } from '../errors.ts';
-import type { RowChunk } from '../export/rows.ts';
+import type { RowChunk } from '../read/rows.ts';
 import type { Field, RowLayout, ScalarDtype } from '../storage/dtype.ts';
 
 /** What `--column` picked: a field, and the element of it when it is a vector. */

@@ -1,11 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunRecord } from '../catalog/catalog.ts';
 import { CatalogReader, withLiveness } from '../catalog/read-only.ts';
-import { flushedRangesOf } from '../export/rows.ts';
-import type { ColumnsSpec } from '../storage/dtype.ts';
-import type { RunReader } from './open-run.ts';
+import { flushedRangesOf } from './rows.ts';
 
-/** Options of {@link RunReader.follow}. */
+/** What following needs of a snapshot (open-run.ts's RunReader is one). */
+export interface FollowedSnapshot {
+  readonly run: RunRecord;
+  readonly runsDir: string;
+  readonly flushedRanges: ReadonlyArray<readonly [number, number]>;
+}
+
+/** Options of `RunReader.follow` (open-run.ts). */
 export interface FollowOptions {
   /**
    * Milliseconds between two polls of the catalog.
@@ -28,22 +33,22 @@ export interface FollowOptions {
   readonly untilCompleted?: boolean;
 }
 
-/** A range of rows newly flushed, and a snapshot that holds it. */
-export interface FlushedRange<C extends ColumnsSpec = ColumnsSpec> {
+/** A range of rows newly flushed, and a snapshot `S` that holds it. */
+export interface FlushedRangeOf<S> {
   /** First row of the range. */
   readonly start: number;
   /** One past its last row. */
   readonly end: number;
-  /** A snapshot with these rows among its {@link RunReader.flushedRanges}. */
-  readonly snapshot: RunReader<C>;
+  /** A snapshot with these rows among its flushed ranges. */
+  readonly snapshot: S;
 }
 
-/** @internal The generator behind {@link RunReader.follow}. */
-export async function* followRun<C extends ColumnsSpec>(
-  first: RunReader<C>,
-  snapshotOf: (run: RunRecord) => RunReader<C>,
+/** @internal The generator behind `RunReader.follow` (open-run.ts). */
+export async function* followRun<S extends FollowedSnapshot>(
+  first: S,
+  snapshotOf: (run: RunRecord) => S,
   options: FollowOptions = {},
-): AsyncGenerator<FlushedRange<C>, void, undefined> {
+): AsyncGenerator<FlushedRangeOf<S>, void, undefined> {
   const intervalMs = options.intervalMs ?? 100;
   if (!(Number.isFinite(intervalMs) && intervalMs >= 0)) {
     throw new RangeError(`intervalMs must be a non-negative number of milliseconds, got ${intervalMs}`);

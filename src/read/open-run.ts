@@ -1,11 +1,11 @@
 import type { RunRecord } from '../catalog/catalog.ts';
 import { LingeringCatalogReader } from '../catalog/read-only.ts';
 import { MmrunError, show } from '../errors.ts';
-import { RunRows } from '../export/rows.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 import { type ColumnSpec, type ColumnsSpec, DTYPE_SIZE, type Field, type RowLayout } from '../storage/dtype.ts';
 import type { Segment } from '../storage/segment.ts';
-import { type FlushedRange, type FollowOptions, followRun } from './follow.ts';
+import { type FlushedRangeOf, type FollowOptions, followRun } from './follow.ts';
+import { RunRows } from './rows.ts';
 import {
   dataViewReadSource,
   type NumericArray,
@@ -90,6 +90,9 @@ export interface SegmentView {
    */
   column(name: string): StridedColumn;
 }
+
+/** A range of rows newly flushed, and a snapshot that holds it (see {@link RunReader.follow}). */
+export type FlushedRange<C extends ColumnsSpec = ColumnsSpec> = FlushedRangeOf<RunReader<C>>;
 
 /**
  * Opens a run's flushed rows [0, flushedRows) for reading in place: every segment holding

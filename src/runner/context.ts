@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { JobShard } from '../catalog/catalog.ts';
 import { MmrunError } from '../errors.ts';
 import type { Context, ShardInfo } from '../experiment/define.ts';
 import type { LoadedExperiment } from '../experiment/load.ts';
 import type { CounterRng } from '../experiment/rng.ts';
+import type { JobShard } from '../shards.ts';
 
 /** The shard of a run with one worker: all of its rows. */
 export const wholeRun = (iterations: number): ShardInfo => ({ index: 0, count: 1, firstRow: 0, endRow: iterations });

@@ -4,18 +4,15 @@ import * as path from 'node:path';
 import type { Logger } from 'pino';
 import {
   Catalog,
-  type JobShard,
   type RangeChecksum,
   RESUME_LATER,
   type RunRecord,
   runCompleted,
   runLocked,
-  shardRanges,
 } from '../catalog/catalog.ts';
 import { startHeartbeat } from '../catalog/heartbeat.ts';
 import { currentOwner } from '../catalog/ownership.ts';
 import { requireCatalog } from '../catalog/query.ts';
-import { jobShardOf, parseShard, type ShardSpec } from '../cluster/shard.ts';
 import { MmrunError, show } from '../errors.ts';
 import type { Context } from '../experiment/define.ts';
 import { type LoadedExperiment, loadExperiment, resolveExperiment } from '../experiment/load.ts';
@@ -25,6 +22,7 @@ import { crashPoint } from '../faults.ts';
 import { type CodeCheck, checkCode, codeIdentity } from '../fingerprint/check.ts';
 import { type SourceSnapshot, writeSnapshot } from '../fingerprint/sources.ts';
 import { checkRunId, newRunId, resolveRunsDir } from '../runs-dir.ts';
+import { type JobShard, jobShardOf, parseShard, type ShardSpec, shardRanges } from '../shards.ts';
 import { checksumRows } from '../storage/checksum.ts';
 import { columnsOf, descrOf, layoutOf } from '../storage/dtype.ts';
 import { readHeader } from '../storage/npy.ts';
@@ -34,6 +32,7 @@ import { callInit, makeContext, runShard } from './context.ts';
 import { type FlushPolicy, normalizeFlushPolicy } from './flush-policy.ts';
 import { openRunLog } from './log.ts';
 import { asRunError, type FlushRequest, type LoopOutcome, runLoop } from './loop.ts';
+import type { Progress, RunResult } from './session-types.ts';
 import { driveShards, MAX_WORKERS } from './shards.ts';
 
 export { checkRunId, newRunId, resolveRunsDir };
@@ -56,25 +55,8 @@ export interface SharedResources {
   readonly heartbeat: 'caller';
 }
 
-/** What a running loop reports every {@link PROGRESS_MS} (see `onProgress`). */
-export interface Progress {
-  readonly id: string;
-  /** Rows written so far (this session and before). */
-  readonly rows: number;
-  readonly iterations: number;
-  readonly startRow: number;
-  /** Rows on disk and recorded. */
-  readonly flushedRows: number;
-  readonly elapsedMs: number;
-  /** Rows per second in this session. */
-  readonly rowsPerSecond: number;
-  /** Time since the last flush: the work a crash right now would lose. */
-  readonly msSinceFlush: number;
-  /** Rows a crash right now would lose (written, not yet flushed). */
-  readonly rowsAtRisk: number;
-}
-
 export { FlushRequest, PROGRESS_MS } from './loop.ts';
+export type { Progress, RunResult } from './session-types.ts';
 
 /** Options of {@link startRun}. */
 export interface RunOptions {
@@ -165,26 +147,6 @@ export interface StartInfo {
   readonly iterations: number;
   readonly startRow: number;
   readonly resumed: boolean;
-}
-
-/** How a session of a run ended. */
-export interface RunResult {
-  readonly id: string;
-  readonly runDir: string;
-  readonly status: 'completed' | 'interrupted' | 'failed';
-  /** The row this session started from. */
-  readonly startRow: number;
-  /** Rows on disk and recorded when the session ended. */
-  readonly flushedRows: number;
-  readonly iterations: number;
-  readonly elapsedMs: number;
-  /** Rows computed per second in this session. */
-  readonly rowsPerSecond: number;
-  readonly flushes: number;
-  /** The abort reason (e.g. 'SIGTERM') for an interrupted run. */
-  readonly stopReason?: string;
-  /** Why a failed run failed. */
-  readonly error?: MmrunError;
 }
 
 /**

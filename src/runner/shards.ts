@@ -7,8 +7,8 @@ import { MmrunError } from '../errors.ts';
 import type { SegmentedArray } from '../storage/segmented-array.ts';
 import { startModuleWorker } from '../threads.ts';
 import type { FlushPolicy } from './flush-policy.ts';
-import { asRunError, type LoopOutcome, PROGRESS_MS } from './loop.ts';
-import type { FlushRequest, Progress, RunResult } from './run.ts';
+import { asRunError, type FlushRequest, type LoopOutcome, PROGRESS_MS } from './loop.ts';
+import type { Progress, RunResult } from './session-types.ts';
 import type { ShardCommand, ShardInput, ShardMessage } from './shard-protocol.ts';
 import { SHARD_WORKER_MODULE, takeShardWorker } from './worker-pool.ts';
 

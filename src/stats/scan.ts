@@ -6,7 +6,7 @@
 // is summarised from scratch, so what a unit yields does not depend on which thread read it
 // or where the chunks of a read ended, and the main thread merges units in row order: the
 // result is the same, bit for bit, for any number of threads and any claiming order.
-import type { RunRows } from '../export/rows.ts';
+import type { RunRows } from '../read/rows.ts';
 import { type NumericArray, readElement, type StridedColumn, stridedColumn } from '../read/strided.ts';
 import { DTYPE_SIZE, type ScalarDtype } from '../storage/dtype.ts';
 import type { Segment } from '../storage/segment.ts';

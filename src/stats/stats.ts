@@ -1,15 +1,14 @@
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Worker } from 'node:worker_threads';
 import type { RunRecord, RunStatus } from '../catalog/catalog.ts';
 import { MmrunError, show } from '../errors.ts';
-import { DEFAULT_CHUNK_BYTES, RunRows } from '../export/rows.ts';
+import { DEFAULT_CHUNK_BYTES, RunRows } from '../read/rows.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 import type { ScalarDtype } from '../storage/dtype.ts';
-import { siblingModule, startModuleWorker } from '../threads.ts';
 import { selectColumns } from './columns.ts';
 import { HISTOGRAM } from './kernels.ts';
 import { emptyRecord, finishRecord, histogramMoments, type Moments, mergeRecord, RECORD } from './moments.ts';
+import { PROGRESS_MS, readAll } from './parallel-read.ts';
 import {
   DEFAULT_SAMPLE_SIZE,
   QUANTILE_NAMES,
@@ -19,8 +18,7 @@ import {
   rankErrorBound,
   stratumSize,
 } from './quantiles.ts';
-import { BLOCK_ROWS, CTL_OWNERS, CTL_STOP, Scanner, type ScanPlan, type ThreadResult } from './scan.ts';
-import type { SerializedError, WorkerInput, WorkerMessage } from './worker.ts';
+import { BLOCK_ROWS, type ScanPlan, type ThreadResult } from './scan.ts';
 
 /** Options of {@link summarizeRun}. */
 export interface StatsOptions {
@@ -157,19 +155,6 @@ const BATCH_BYTES = 8 << 20;
  * to start, in which the calling thread reads 0.5 GB or more itself.
  */
 const BYTES_PER_DEFAULT_THREAD = 1 << 30;
-const PROGRESS_MS = 100;
-/** Bytes the calling thread reads before it measures its pace (JIT warm-up). */
-const WARM_BYTES = 16 << 20;
-/** CPU milliseconds over which it measures its pace to judge whether worker threads would help. */
-const PROBE_MS = 30;
-/**
- * Worker threads start if the calling thread alone would read for longer than this: twice a
- * worker's start-up (0.3 s; 0.3–0.5 s of CPU). With a free core, a worker that is up after
- * 0.3 s saves half of what is left then; on a busy machine its start-up is a cost, so it
- * must have enough to gain.
- */
-const WORKER_WORTH_MS = 600;
-
 /**
  * Summarises the columns of a run's flushed rows: count, NaN count, mean, std (population,
  * ddof = 0, like NumPy's default), min, max and quantiles p01 … p99.
@@ -280,140 +265,6 @@ function progressReporter(
       elapsedMs: now - began,
     });
   };
-}
-
-const WORKER = siblingModule(import.meta.url, 'worker');
-
-interface StartedWorker {
-  readonly worker: Worker;
-  readonly done: Promise<ThreadResult>;
-}
-
-function startWorker(input: WorkerInput): StartedWorker {
-  const worker = startModuleWorker(WORKER, input);
-  const done = new Promise<ThreadResult>((resolve, reject) => {
-    worker.once('message', (message: WorkerMessage) => {
-      if (message.type === 'done') resolve(message.result);
-      else reject(workerError(message.error));
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) =>
-      reject(new Error(`stats worker ${input.thread} exited (code ${code}) before it finished`)),
-    );
-  });
-  // Awaited only if the worker claimed rows; a worker let go unused must not leave a rejection behind.
-  done.catch(() => {});
-  return { worker, done };
-}
-
-/**
- * Reads every batch with `threads` threads: worker threads are started first, then the
- * calling thread claims batches too (if `callerReads`). Resolves with each thread's results.
- */
-async function readAll(
-  source: RunRows,
-  runsDir: string,
-  plan: ScanPlan,
-  threads: number,
-  callerReads: boolean,
-  report: (slots: BigInt64Array, force?: boolean) => void,
-): Promise<{ results: ThreadResult[]; rowsByThread: number[] }> {
-  const controlBuffer = new SharedArrayBuffer((CTL_OWNERS + plan.batches) * Int32Array.BYTES_PER_ELEMENT);
-  // Thread 0 is the calling thread, 1… the worker threads.
-  const workerCount = callerReads ? threads - 1 : threads;
-  const progressBuffer = new SharedArrayBuffer((workerCount + 1) * BigInt64Array.BYTES_PER_ELEMENT);
-  const control = new Int32Array(controlBuffer);
-  const slots = new BigInt64Array(progressBuffer);
-  const workers: StartedWorker[] = [];
-  const stopAll = () => {
-    Atomics.store(control, CTL_STOP, 1);
-    for (const w of workers) void w.worker.terminate();
-  };
-  const startWorkers = () => {
-    for (let t = 1; t <= workerCount; t++) {
-      workers.push(
-        startWorker({ run: source.run, runsDir, plan, control: controlBuffer, progress: progressBuffer, thread: t }),
-      );
-    }
-  };
-  let own: ThreadResult;
-  try {
-    const scanner = new Scanner(source, plan);
-    if (callerReads) {
-      // Worker threads start only if, at the pace the calling thread reads once warm, it
-      // would read for long enough that they pay off: a worker that arrives near the end
-      // costs its start-up (0.3–0.5 s of CPU) and reads little. The pace is measured after
-      // the first WARM_BYTES (the generated kernels are being compiled until then), over
-      // PROBE_MS of CPU time, not wall time, so that a busy machine does not look like a
-      // long read.
-      const cpuMs = () => {
-        const u = process.cpuUsage();
-        return (u.user + u.system) / 1000;
-      };
-      const warmRows = Math.ceil(WARM_BYTES / source.layout.itemsize);
-      let read = 0;
-      let mark: { read: number; cpu: number } | undefined;
-      let decided = workerCount === 0;
-      scanner.claimAll(control, 0, (rows) => {
-        read += rows;
-        Atomics.store(slots, 0, BigInt(read));
-        report(slots);
-        if (decided) return;
-        if (!mark) {
-          if (read >= warmRows) mark = { read, cpu: cpuMs() };
-          return;
-        }
-        const ms = cpuMs() - mark.cpu;
-        if (ms < PROBE_MS) return;
-        decided = true;
-        if (((plan.rows - read) / (read - mark.read)) * ms > WORKER_WORTH_MS) startWorkers();
-      });
-    } else {
-      startWorkers();
-    }
-    own = scanner.result();
-  } catch (error) {
-    stopAll();
-    throw error;
-  }
-  const timer = setInterval(() => report(slots), PROGRESS_MS);
-  try {
-    const results = [own];
-    let owners: Set<number> | undefined;
-    if (callerReads) {
-      // Every batch is claimed. A claim writes its owner just after taking the batch: wait for
-      // those writes, then let go the workers that own nothing (they may not even have started).
-      for (let b = 0; b < plan.batches; b++) {
-        while (Atomics.load(control, CTL_OWNERS + b) === 0) Atomics.wait(control, CTL_OWNERS + b, 0, 1);
-      }
-      owners = new Set<number>();
-      for (let b = 0; b < plan.batches; b++) owners.add(control[CTL_OWNERS + b]! - 1);
-    }
-    for (let t = 1; t <= workers.length; t++) {
-      const w = workers[t - 1]!;
-      if (owners && !owners.has(t)) {
-        void w.worker.terminate();
-        continue;
-      }
-      results.push(await w.done);
-      void w.worker.terminate();
-    }
-    report(slots, true);
-    return { results, rowsByThread: Array.from(slots, Number) };
-  } catch (error) {
-    stopAll();
-    throw error;
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-function workerError(e: SerializedError): Error {
-  const error = e.code
-    ? new MmrunError(e.code as MmrunError['code'], e.message, { remedy: e.remedy })
-    : Object.assign(new Error(e.message), { name: e.name });
-  if (e.stack) error.stack = e.stack;
-  return error;
 }
 
 /** Merges every thread's partials of column `c` (units in row order) into its statistics. */

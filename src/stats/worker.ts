@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RunRecord } from '../catalog/catalog.ts';
 import { MmrunError } from '../errors.ts';
-import { RunRows } from '../export/rows.ts';
+import { RunRows } from '../read/rows.ts';
 import { Scanner, type ScanPlan, type ThreadResult } from './scan.ts';
 
 /** What the main thread gives a worker. */

@@ -5,7 +5,8 @@ import { MmrunError } from '../errors.ts';
 import { crashPoint } from '../faults.ts';
 import { descrOf, type RowLayout } from './dtype.ts';
 import { type Mode, mapFile, PAGE_SIZE, syncRange } from './mmap.ts';
-import { encodeHeader, formatDescr, layoutFromDescr, readHeader } from './npy.ts';
+import { encodeHeader, layoutFromDescr, readHeader } from './npy.ts';
+import { formatDescr } from './py-literal.ts';
 
 /** What a segment file must hold; checked on every open (DESIGN invariant 4). */
 export interface SegmentExpectation {

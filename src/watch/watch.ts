@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunRecord, RunStatus } from '../catalog/catalog.ts';
 import { CatalogReader, readRunOnce, withLiveness } from '../catalog/read-only.ts';
-import { RunRows } from '../export/rows.ts';
 import { type ColumnSelection, readColumn, selectColumn } from '../plot/values.ts';
-import { resolveRunsDir } from '../runner/run.ts';
+import { RunRows } from '../read/rows.ts';
+import { resolveRunsDir } from '../runs-dir.ts';
 
 /** Options of {@link watchRun}. */
 export interface WatchOptions {

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { CATALOG_FILE, Catalog, type RunSpec, shardRanges } from '../../src/catalog/catalog.ts';
+import { CATALOG_FILE, Catalog, type RunSpec } from '../../src/catalog/catalog.ts';
 import { SCHEMA_VERSION } from '../../src/catalog/migrations.ts';
 import {
   currentOwner,
@@ -16,6 +16,7 @@ import {
 } from '../../src/catalog/ownership.ts';
 import { getRun, listRuns } from '../../src/catalog/query.ts';
 import { MmrunError } from '../../src/errors.ts';
+import { shardRanges } from '../../src/shards.ts';
 import { fileHash, tmpDir } from '../helpers/tmp.ts';
 
 function thrown(fn: () => unknown): MmrunError {

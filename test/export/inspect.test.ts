@@ -4,7 +4,9 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MmrunError } from '../../src/errors.ts';
 import { layoutOf } from '../../src/storage/dtype.ts';
-import { descrItemsize, encodeHeader, inspectNpy, parsePyLiteral } from '../../src/storage/npy.ts';
+import { encodeHeader } from '../../src/storage/npy.ts';
+import { descrItemsize, inspectNpy } from '../../src/storage/npy-inspect.ts';
+import { parsePyLiteral } from '../../src/storage/py-literal.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 /** A .npy file as numpy.save writes it: magic, version, padded header dict, then `dataBytes` bytes. */

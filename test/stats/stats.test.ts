@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MmrunError } from '../../src/errors.ts';
-import { RunRows } from '../../src/export/rows.ts';
+import { RunRows } from '../../src/read/rows.ts';
 import { startRun } from '../../src/runner/run.ts';
 import { QUANTILE_NAMES, QUANTILES, stratumSize } from '../../src/stats/quantiles.ts';
 import { Scanner, type ScanPlan, type ThreadResult } from '../../src/stats/scan.ts';

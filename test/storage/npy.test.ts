@@ -5,15 +5,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MmrunError } from '../../src/errors.ts';
 import { type Field, layoutOf, type RowLayout } from '../../src/storage/dtype.ts';
-import {
-  encodeHeader,
-  formatDescr,
-  layoutFromDescr,
-  NPY_MAGIC,
-  parseHeader,
-  parsePyLiteral,
-  readHeader,
-} from '../../src/storage/npy.ts';
+import { encodeHeader, layoutFromDescr, NPY_MAGIC, parseHeader, readHeader } from '../../src/storage/npy.ts';
+import { formatDescr, parsePyLiteral } from '../../src/storage/py-literal.ts';
 
 const ALL_COLUMNS = {
   a_f8: 'f8',

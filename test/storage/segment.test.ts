@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MmrunError } from '../../src/errors.ts';
 import { descrOf, layoutOf } from '../../src/storage/dtype.ts';
-import { encodeHeader, formatDescr, layoutFromDescr, readHeader } from '../../src/storage/npy.ts';
+import { encodeHeader, layoutFromDescr, readHeader } from '../../src/storage/npy.ts';
+import { formatDescr } from '../../src/storage/py-literal.ts';
 import { Segment, type SegmentExpectation } from '../../src/storage/segment.ts';
 import { fileHash, tmpDir } from '../helpers/tmp.ts';
 

@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { inspectNpy, type NpyInspection } from '../../storage/npy.ts';
+import { inspectNpy, type NpyInspection } from '../../storage/npy-inspect.ts';
 import { deferred } from '../deferred.ts';
 import { count, EXIT, table } from '../output.ts';
 

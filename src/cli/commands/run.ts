@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { parseShard, shardFromEnvironment } from '../../cluster/shard.ts';
 import { startRun } from '../../runner/run.ts';
+import { parseShard, shardFromEnvironment } from '../../shards.ts';
 import { deferred } from '../deferred.ts';
 import { runSession, type SessionArgs, sessionOptions } from '../session.ts';
 

@@ -19,8 +19,8 @@ import {
   Uint16,
   Uint32,
 } from 'apache-arrow';
+import type { RowChunk } from '../../read/rows.ts';
 import type { Field as Column, ScalarDtype } from '../../storage/dtype.ts';
-import type { RowChunk } from '../rows.ts';
 import { elementOffsets } from '../text.ts';
 import { type Encoder, type EncoderContext, type OutputChunk, viewOf } from './encoder.ts';
 

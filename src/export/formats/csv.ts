@@ -1,4 +1,4 @@
-import type { RowChunk } from '../rows.ts';
+import type { RowChunk } from '../../read/rows.ts';
 import { CSV_CELL, elementOffsets } from '../text.ts';
 import { type Encoder, type EncoderContext, LineBuffer, type OutputChunk, viewOf } from './encoder.ts';
 

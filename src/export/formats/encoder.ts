@@ -1,5 +1,5 @@
+import type { RowChunk } from '../../read/rows.ts';
 import type { Field } from '../../storage/dtype.ts';
-import type { RowChunk } from '../rows.ts';
 
 /** Bytes or text, written to the output in order. */
 export type OutputChunk = Uint8Array | string;

@@ -1,5 +1,5 @@
+import type { RowChunk } from '../../read/rows.ts';
 import { encodeHeader } from '../../storage/npy.ts';
-import type { RowChunk } from '../rows.ts';
 import { packedLayout } from '../select.ts';
 import type { Encoder, EncoderContext, OutputChunk } from './encoder.ts';
 

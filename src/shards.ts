@@ -1,5 +1,36 @@
-import { type JobShard, shardRanges } from '../catalog/catalog.ts';
-import { MmrunError } from '../errors.ts';
+// Shard arithmetic, one module at the bottom of the layering: how a job's iterations split
+// into contiguous shards (worker threads of one run, or machines of a job), and which shard
+// a process computes. The catalog stores shards, the runner drives them, the CLI parses them.
+import { MmrunError } from './errors.ts';
+
+/**
+ * Splits `rows` rows into `k` contiguous shards of nearly equal size (the first `rows % k`
+ * get one more row). Shard j is [ranges[j][0], ranges[j][1]).
+ */
+export function shardRanges(rows: number, k: number): [number, number][] {
+  const base = Math.floor(rows / k);
+  const extra = rows % k;
+  const ranges: [number, number][] = [];
+  let start = 0;
+  for (let j = 0; j < k; j++) {
+    const end = start + base + (j < extra ? 1 : 0);
+    ranges.push([start, end]);
+    start = end;
+  }
+  return ranges;
+}
+
+/**
+ * One shard of a job split across machines: this run computes iterations
+ * [firstIteration, firstIteration + run.iterations) of a job of `jobIterations`, as shard
+ * `index` of `count` (see {@link shardRanges}). Its rows are stored from row 0.
+ */
+export interface JobShard {
+  readonly index: number;
+  readonly count: number;
+  readonly firstIteration: number;
+  readonly jobIterations: number;
+}
 
 /** Which shard of a job split across machines a run computes: shard `index` of `count`. */
 export interface ShardSpec {
