@@ -128,7 +128,9 @@ beforeAll(() => {
   // it in your own project"): the native addons and esbuild's binary check.
   const manifest = path.join(project, 'package.json');
   const pkg = JSON.parse(fs.readFileSync(manifest, 'utf8'));
-  pkg.allowScripts = { 'better-sqlite3': true, '@riaskov/mmap-io': true, esbuild: true };
+  // A tarball is a non-registry source: npm also lists mmrun's own `prepare` (a no-op outside
+  // mmrun's checkout) unless its file: entry is approved, as `npm install-scripts approve` writes it.
+  pkg.allowScripts = { 'better-sqlite3': true, '@riaskov/mmap-io': true, esbuild: true, [`file:${tarball}`]: true };
   fs.writeFileSync(manifest, JSON.stringify(pkg, null, 2));
   // The tarball and the project's own TypeScript.
   const install = sh(
