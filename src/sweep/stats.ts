@@ -111,7 +111,8 @@ export async function summarizeSweep(options: {
   return { id: sweep.id, experiment: sweep.experiment, column, keys, points: out, sets: pool(out) };
 }
 
-function pool(points: readonly PointStats[]): SetStats[] {
+/** Pools the replicates of each parameter set: mean of their means ± standard error. */
+export function pool(points: readonly PointStats[]): SetStats[] {
   const groups = new Map<string, PointStats[]>();
   for (const p of points) {
     const key = JSON.stringify(p.params);

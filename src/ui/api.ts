@@ -7,6 +7,7 @@ import { EXPORT_FORMATS, type ExportFormat, exportRun } from '../export/export.t
 import { runView } from '../read/run-view.ts';
 import { statsJson } from '../stats/json.ts';
 import { summarizeRun } from '../stats/stats.ts';
+import { type PointStats, pool } from '../sweep/stats.ts';
 import { DEFAULT_POINTS, histogram, logTail, series } from './data.ts';
 import { HttpError, type Query, SECURITY_HEADERS, type ServerState, sendJson } from './http.ts';
 import { SeriesAccumulator } from './series.ts';
@@ -18,6 +19,41 @@ const CACHE_ENTRIES = 64;
 const SERIES_BUDGET_MS = 40;
 // Rows of at least this many bytes are summarised in a worker thread (it takes ~0.3 s to start).
 const STATS_IN_THREAD_BYTES = 256 << 20;
+
+/**
+ * A statistic of one column over a sweep's points, pooled per parameter set (mean ± standard
+ * error over replicates), as `mmrun stats <sweep>` computes it: read-only, each point's
+ * flushed rows summarised through the dashboard's own catalog reads.
+ */
+async function sweepStats(s: ServerState, id: string, column: string | undefined) {
+  const sweep = s.reader.sweep(id);
+  const points: PointStats[] = [];
+  let name = column;
+  for (const p of sweep.points) {
+    const base = { runId: p.runId, params: p.params, seed: p.seed, status: p.status as PointStats['status'] };
+    if (p.status === 'pending') {
+      points.push({ ...base, rows: 0, count: 0, mean: null, std: null, min: null, max: null, quantiles: null });
+      continue;
+    }
+    const run = s.reader.run(p.runId);
+    name ??= Object.keys(run.columns)[0];
+    const r = await summarizeRun({ runId: run.id, runsDir: s.runsDir, run, columns: name ? [name] : [], workers: 1 });
+    const st = r.stats[0];
+    points.push({
+      ...base,
+      rows: r.rows,
+      count: st?.count ?? 0,
+      mean: st?.mean ?? null,
+      std: st?.std ?? null,
+      min: st?.min ?? null,
+      max: st?.max ?? null,
+      quantiles: st?.quantiles ?? null,
+    });
+  }
+  const grid = (sweep.spec as { grid?: { key: string }[] }).grid;
+  const keys = grid?.length ? grid.map((a) => a.key) : [...new Set(sweep.points.flatMap((p) => Object.keys(p.params)))];
+  return { id: sweep.id, status: sweep.status, column: name ?? null, keys, points, sets: pool(points) };
+}
 
 export async function api(
   req: http.IncomingMessage,
@@ -40,6 +76,11 @@ export async function api(
   if (first === 'sweeps' && action === undefined) {
     query.done([]);
     return sendJson(res, 200, id === undefined ? s.reader.sweeps() : s.reader.sweep(id));
+  }
+  if (first === 'sweeps' && id !== undefined && action === 'stats' && rest.length === 0) {
+    const column = query.string('column');
+    query.done(['column']);
+    return sendJson(res, 200, await sweepStats(s, id, column));
   }
   if (first !== 'runs' || rest.length > 0) throw notFound(parts);
   if (id === undefined) {

@@ -211,6 +211,11 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, s: Se
     query.done([]);
     return page(res, s, 'run.html', headers);
   }
+  if (parts[0] === 'sweeps' && parts.length === 2) {
+    s.reader.sweep(parts[1]!); // 400 for an id no sweep can have, 404 for an unknown sweep
+    query.done([]);
+    return page(res, s, 'sweep.html', headers);
+  }
   const asset = s.assets.get(url.pathname);
   if (!asset) throw new HttpError(404, 'NOT_FOUND', `nothing at ${show(url.pathname)}`, 'the runs page is at /');
   query.done([]);

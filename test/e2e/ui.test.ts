@@ -144,6 +144,38 @@ describe.skipIf(!haveChromium && !CI)('dashboard in a real browser', () => {
     await page.reload();
     await expect.poll(() => page.locator('#runs tbody tr').first().getAttribute('data-run-id')).toBe('walk-demo');
     expect(await page.locator('#runs tbody tr').count()).toBe(1);
+
+    // A sweep: a row on the runs page, and its page with the points and a chart of a column's
+    // mean against a swept param (± standard error over the seeds).
+    const sweep = await mmrun(
+      [
+        'sweep',
+        path.join(FIXTURES, 'ui-slow.ts'),
+        '--grid',
+        'stepUs=0,1,2',
+        '--seeds',
+        '2',
+        '--iterations',
+        '400',
+        '--id',
+        'sw',
+        '--quiet',
+      ],
+      runsDir,
+    );
+    expect(sweep.code, sweep.stderr).toBe(0);
+    await page.goto(url);
+    const sweepRow = page.locator('tr[data-sweep-id="sw"]');
+    await sweepRow.waitFor({ timeout: 20_000 });
+    expect(await sweepRow.getAttribute('data-status')).toBe('completed');
+    await sweepRow.locator('a[href="/sweeps/sw"]').click();
+    await page.waitForURL(/\/sweeps\/sw$/);
+    await expect.poll(() => page.locator('#points tbody tr').count(), { timeout: 20_000 }).toBe(6);
+    await expect
+      .poll(async () => Number((await page.locator('#chart').getAttribute('data-points')) ?? 0), { timeout: 20_000 })
+      .toBe(3);
+    expect(await page.locator('#chart canvas').count()).toBeGreaterThan(0);
+    await shot(page, 'ui-sweep');
     expect(errors).toEqual([]);
 
     // Ctrl-C stops the server: exit 130, the port is free.

@@ -421,6 +421,21 @@ describe('sweeps', () => {
         ['sw-p0002', 1, 'completed', 500],
         ['sw-p0003', 1, 'completed', 500],
       ]);
+      const stats = (await request(server, '/api/sweeps/sw/stats?column=i')).json() as unknown as {
+        column: string;
+        keys: string[];
+        sets: { params: Record<string, unknown>; replicates: number; mean: number; stderr: number | null }[];
+      };
+      expect(stats.column).toBe('i');
+      expect(stats.keys).toEqual(['stepUs']);
+      // i = 0..499 in every point: each set's mean is 249.5, with no spread over its 2 seeds.
+      expect(stats.sets.map((x) => [x.params.stepUs, x.replicates, x.mean, x.stderr])).toEqual([
+        [0, 2, 249.5, 0],
+        [1, 2, 249.5, 0],
+      ]);
+      expect((await request(server, '/sweeps/sw')).status).toBe(200);
+      expect((await request(server, '/sweeps/nope')).status).toBe(404);
+      expect((await request(server, '/api/sweeps/sw/stats?column=nope')).status).toBe(400);
       expect((await request(server, '/api/sweeps/nope')).status).toBe(404);
       expect((await request(server, '/api/sweeps/..%2Fx')).status).toBe(400);
     } finally {

@@ -67,7 +67,7 @@ async function renderSweeps() {
         h(
           'tr',
           { 'data-sweep-id': s.id, 'data-status': s.status },
-          h('td', {}, s.id),
+          h('td', {}, h('a', { href: `/sweeps/${encodeURIComponent(s.id)}` }, s.id)),
           h('td', {}, s.experiment),
           h('td', {}, h('span', { class: `status ${s.status}` }, s.status)),
           h('td', {}, progressBar({ doneRows: s.done, iterations: s.total }), ` ${s.done} of ${s.total}`),
