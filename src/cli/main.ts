@@ -1,9 +1,9 @@
-import yargs, { type Argv } from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import type { Argv } from 'yargs';
 import { MmrunError } from '../errors.ts';
 import { COMMANDS, commandWord } from './command-table.ts';
 import { takeDeferred } from './deferred.ts';
 import { EXIT, reportError } from './output.ts';
+import yargs, { hideBin } from './yargs.ts';
 
 /**
  * Registers every command with yargs: the one the command line names in full (its module
