@@ -3,39 +3,20 @@ import { currentOwner } from '../catalog/ownership.ts';
 import { requireCatalog } from '../catalog/query.ts';
 import { type PointRecord, type PointStatus, SweepCatalog, type SweepRecord } from '../catalog/sweeps.ts';
 import { MmrunError, show } from '../errors.ts';
-import type { ParamValue } from '../experiment/define.ts';
 import { type LoadedExperiment, loadExperiment, resolveExperiment } from '../experiment/load.ts';
 import { applyParams, parseCount } from '../experiment/params.ts';
 import { CounterRng, randomSeed } from '../experiment/rng.ts';
 import { crashPoint } from '../faults.ts';
 import { normalizeFlushPolicy } from '../runner/flush-policy.ts';
-import {
-  checkRunId,
-  type Progress,
-  type RunResult,
-  resolveRunsDir,
-  resumeRun,
-  type SharedResources,
-  startRun,
-} from '../runner/run.ts';
+import { checkRunId, type Progress, type RunResult, resolveRunsDir, type SharedResources } from '../runner/run.ts';
 import { startTicker } from '../runner/ticker.ts';
 import { checkPointCount, expandGrid, type GridAxis, gridSize, type ParamSet, parseGrid } from './grid.ts';
 import { startSweepHeartbeat } from './heartbeat.ts';
+import { paramArgs, runOne, type SweepSpecJson } from './point.ts';
+import { PointWorker } from './point-pool.ts';
 import { readPointsFile } from './points-file.ts';
 
-/** What a sweep records as its spec: enough to rebuild every point's `mmrun run` command. */
-export interface SweepSpecJson {
-  readonly grid: readonly GridAxis[];
-  readonly pointsFile: string | null;
-  readonly seeds: number;
-  readonly seed: number;
-  readonly iterations: number;
-  /** `--param key=value` overrides common to every point. */
-  readonly params: readonly string[];
-  readonly flushEvery: number | null;
-  readonly flushInterval: number | null;
-  readonly segmentRows: number | null;
-}
+export { paramArgs, type SweepSpecJson };
 
 /** Options of {@link startSweep}. */
 export interface SweepOptions {
@@ -133,11 +114,6 @@ export function newSweepId(name: string): string {
 /** The run id of point `idx` of a sweep of `total` points: `<sweep>-p0001`. */
 export function pointRunId(sweepId: string, idx: number, total: number): string {
   return `${sweepId}-p${String(idx).padStart(Math.max(4, String(total - 1).length), '0')}`;
-}
-
-/** `key=value` texts that reproduce a parameter set with `--param` (numbers round-trip exactly). */
-export function paramArgs(set: ParamSet): string[] {
-  return Object.entries(set).map(([k, v]) => `${k}=${String(v)}`);
 }
 
 function positiveInt(value: number | string | undefined, what: string, fallback: number): number {
@@ -419,6 +395,7 @@ async function drive(
   const ticker = startTicker();
   const shared: SharedResources = { loaded, catalog: store.runs, ticker, heartbeat: 'caller' };
   const failures: { runId: string; error: MmrunError }[] = [];
+  const pool: PointWorker[] = [];
   try {
     const all = store.points(sweep.id);
     const todo = all.filter((p) => p.status !== 'completed');
@@ -450,14 +427,17 @@ async function drive(
         etaMs: doneThisSession > 0 ? (elapsedMs / doneThisSession) * left : undefined,
       });
     };
-    const runPoint = async (point: PointRecord): Promise<void> => {
+    const runPoint = async (point: PointRecord, slot: number): Promise<void> => {
       let result: RunResult;
       const onProgress = (p: Progress) => {
         running.set(point.runId, p);
         report();
       };
       try {
-        result = await runOne(point, spec, runsDir, shared, options.signal, onProgress);
+        const worker = pool[slot];
+        result = worker
+          ? await worker.run(point, spec, onProgress)
+          : await runOne(point, spec, runsDir, shared, options.signal, onProgress);
       } catch (error) {
         const e =
           error instanceof MmrunError ? error : new MmrunError('IO_ERROR', String((error as Error)?.message ?? error));
@@ -474,13 +454,25 @@ async function drive(
       report();
     };
     let next = 0;
-    const worker = async () => {
+    const slots = Math.min(jobs, todo.length);
+    // More than one point at a time: one worker thread per slot (a synchronous step holds
+    // its thread); one point at a time runs here.
+    if (slots > 1) for (let k = 0; k < slots; k++) pool.push(new PointWorker(loaded, runsDir));
+    const stopPool = () => {
+      for (const w of pool) w.stop(String(options.signal?.reason ?? 'abort'));
+    };
+    options.signal?.addEventListener('abort', stopPool);
+    const slot = async (k: number) => {
       while (next < todo.length && !options.signal?.aborted) {
-        await runPoint(todo[next++]!);
+        await runPoint(todo[next++]!, k);
         crashPoint('sweep-between-points');
       }
     };
-    await Promise.all(Array.from({ length: Math.min(jobs, todo.length) }, worker));
+    try {
+      await Promise.all(Array.from({ length: slots }, (_, k) => slot(k)));
+    } finally {
+      options.signal?.removeEventListener('abort', stopPool);
+    }
 
     const stopReason = options.signal?.aborted ? String(options.signal.reason ?? 'abort') : undefined;
     const status = stopReason !== undefined ? 'interrupted' : failures.length > 0 ? 'failed' : 'completed';
@@ -506,34 +498,8 @@ async function drive(
     }
     throw error;
   } finally {
-    await Promise.all([ticker.stop(), heartbeat.stop()]);
+    await Promise.all([ticker.stop(), heartbeat.stop(), ...pool.map((w) => w.close())]);
   }
-}
-
-/** One session of one point: started if it never was, else resumed. */
-function runOne(
-  point: PointRecord,
-  spec: SweepSpecJson,
-  runsDir: string,
-  shared: SharedResources,
-  signal: AbortSignal | undefined,
-  onProgress: (p: Progress) => void,
-): Promise<RunResult> {
-  const hooks = { runsDir, shared, onProgress, ...(signal ? { signal } : {}) };
-  if (point.status === 'pending') {
-    return startRun({
-      experiment: shared.loaded.path,
-      iterations: spec.iterations,
-      seed: point.seed,
-      params: [...spec.params, ...paramArgs(point.params as Record<string, ParamValue>)],
-      id: point.runId,
-      ...(spec.flushEvery === null ? {} : { flushEvery: spec.flushEvery }),
-      ...(spec.flushInterval === null ? {} : { flushInterval: spec.flushInterval }),
-      ...(spec.segmentRows === null ? {} : { segmentRows: spec.segmentRows }),
-      ...hooks,
-    });
-  }
-  return resumeRun({ runId: point.runId, allowChanged: true, ...hooks });
 }
 
 /** A point's status as `show` prints it. */

@@ -258,30 +258,33 @@ describe('mmrun sweep', () => {
     await expectAllEqualReference(dir, 'live');
   });
 
-  it('a point that throws leaves the others going; the sweep is failed and resumable', async () => {
-    const dir = newDir();
-    const exp = path.join(FIXTURES, 'sweep-throws.ts');
-    const args = ['sweep', exp, '--grid', 'at=50,-1,70', '--seed', '3', '-n', '200', '--id', 'f', '--jobs', '1'];
-    const r = await mmrun(args, dir, { SWEEP_THROW: '1' });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('STEP_FAILED');
-    expect(r.stderr).toContain('boom at 50');
-    const failed = await show(dir, 'f');
-    expect(failed.status).toBe('failed');
-    expect(failed.points.map((p) => p.status)).toEqual(['failed', 'completed', 'failed']);
-    expect(failed.points.map((p) => p.flushedRows)).toEqual([50, 200, 70]);
-    const done = hashFiles(path.join(dir, 'f-p0001'));
+  it.each(['1', '2'])(
+    'a point that throws leaves the others going; the sweep is failed and resumable (--jobs %s)',
+    async (jobs) => {
+      const dir = newDir();
+      const exp = path.join(FIXTURES, 'sweep-throws.ts');
+      const args = ['sweep', exp, '--grid', 'at=50,-1,70', '--seed', '3', '-n', '200', '--id', 'f', '--jobs', jobs];
+      const r = await mmrun(args, dir, { SWEEP_THROW: '1' });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('STEP_FAILED');
+      expect(r.stderr).toContain('boom at 50');
+      const failed = await show(dir, 'f');
+      expect(failed.status).toBe('failed');
+      expect(failed.points.map((p) => p.status)).toEqual(['failed', 'completed', 'failed']);
+      expect(failed.points.map((p) => p.flushedRows)).toEqual([50, 200, 70]);
+      const done = hashFiles(path.join(dir, 'f-p0001'));
 
-    const resumed = await mmrun(['resume', 'f'], dir);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    const view = await show(dir, 'f');
-    expect(view.status).toBe('completed');
-    expect(hashFiles(path.join(dir, 'f-p0001'))).toEqual(done);
-    const ref = newDir();
-    const alone = await mmrun(['run', exp, '--seed', '3', '--param', 'at=50', '-n', '200', '--id', 'r', '-q'], ref);
-    expect(alone.code, alone.stderr).toBe(0);
-    expect(segmentHashes(dir, 'f-p0000')).toEqual(segmentHashes(ref, 'r'));
-  });
+      const resumed = await mmrun(['resume', 'f'], dir);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const view = await show(dir, 'f');
+      expect(view.status).toBe('completed');
+      expect(hashFiles(path.join(dir, 'f-p0001'))).toEqual(done);
+      const ref = newDir();
+      const alone = await mmrun(['run', exp, '--seed', '3', '--param', 'at=50', '-n', '200', '--id', 'r', '-q'], ref);
+      expect(alone.code, alone.stderr).toBe(0);
+      expect(segmentHashes(dir, 'f-p0000')).toEqual(segmentHashes(ref, 'r'));
+    },
+  );
 
   it('--extend adds grid values and seeds without recomputing existing points', async () => {
     const dir = newDir();
@@ -343,5 +346,27 @@ describe('mmrun sweep', () => {
       expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
     }
     expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it('--jobs 2 computes two points at once, each in its own worker thread', async () => {
+    const dir = newDir();
+    const probe = newDir();
+    const r = await mmrun(
+      ['sweep', path.join(FIXTURES, 'thread-probe.ts'), '--grid', 'point=1,2', '--id', 'par', '--jobs', '2', '-q'],
+      dir,
+      { MMRUN_THREAD_PROBE: probe },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    // Both points announced themselves from two different threads, neither the main one (0)...
+    const threads = fs.readdirSync(probe).map((f) => Number(f.split('-thread-')[1]));
+    expect(threads).toHaveLength(2);
+    expect(new Set(threads).size).toBe(2);
+    expect(threads).not.toContain(0);
+    // ...and each saw the other before its first row: they ran at the same time.
+    const view = await show(dir, 'par');
+    for (const p of view.points) {
+      const row = (await mmrun(['export', p.runId, '--format', 'jsonl', '--rows', '0:1', '--out', '-'], dir)).stdout;
+      expect(JSON.parse(row.trim().split('\n')[0]!).peers, p.runId).toBe(2);
+    }
   });
 });

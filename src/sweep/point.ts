@@ -1,0 +1,52 @@
+// One point of a sweep: its spec (as the catalog keeps it) and one session of its run,
+// started if it never was, else resumed — in the sweep's thread or in a point worker
+// (point-worker.ts).
+import type { PointRecord } from '../catalog/sweeps.ts';
+import type { ParamValue } from '../experiment/define.ts';
+import { type Progress, type RunResult, resumeRun, type SharedResources, startRun } from '../runner/run.ts';
+import type { GridAxis, ParamSet } from './grid.ts';
+
+/** What a sweep records as its spec: enough to rebuild every point's `mmrun run` command. */
+export interface SweepSpecJson {
+  readonly grid: readonly GridAxis[];
+  readonly pointsFile: string | null;
+  readonly seeds: number;
+  readonly seed: number;
+  readonly iterations: number;
+  /** `--param key=value` overrides common to every point. */
+  readonly params: readonly string[];
+  readonly flushEvery: number | null;
+  readonly flushInterval: number | null;
+  readonly segmentRows: number | null;
+}
+
+/** `key=value` texts that reproduce a parameter set with `--param` (numbers round-trip exactly). */
+export function paramArgs(set: ParamSet): string[] {
+  return Object.entries(set).map(([k, v]) => `${k}=${String(v)}`);
+}
+
+/** One session of one point: started if it never was, else resumed. */
+export function runOne(
+  point: PointRecord,
+  spec: SweepSpecJson,
+  runsDir: string,
+  shared: SharedResources,
+  signal: AbortSignal | undefined,
+  onProgress: (p: Progress) => void,
+): Promise<RunResult> {
+  const hooks = { runsDir, shared, onProgress, ...(signal ? { signal } : {}) };
+  if (point.status === 'pending') {
+    return startRun({
+      experiment: shared.loaded.path,
+      iterations: spec.iterations,
+      seed: point.seed,
+      params: [...spec.params, ...paramArgs(point.params as Record<string, ParamValue>)],
+      id: point.runId,
+      ...(spec.flushEvery === null ? {} : { flushEvery: spec.flushEvery }),
+      ...(spec.flushInterval === null ? {} : { flushInterval: spec.flushInterval }),
+      ...(spec.segmentRows === null ? {} : { segmentRows: spec.segmentRows }),
+      ...hooks,
+    });
+  }
+  return resumeRun({ runId: point.runId, allowChanged: true, ...hooks });
+}
