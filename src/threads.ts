@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type TransferListItem, Worker } from 'node:worker_threads';
+import { parentPort, type TransferListItem, Worker } from 'node:worker_threads';
 
 /**
  * The URL of module `name` in the folder of `base` (an `import.meta.url`), with `base`'s
@@ -29,10 +29,46 @@ function compiledTwin(module: string): string {
   return pathToFileURL(twin).href;
 }
 
+/**
+ * The process's Node options for a worker thread, without a TypeScript loader (`--import
+ * tsx`, `--loader …`, `--require tsx/cjs`): mmrun's workers run compiled JavaScript, and a
+ * loader registered in every thread costs each one tens of milliseconds to start (a library
+ * user's script run with tsx, the benchmarks). Other options (a test's `--require`
+ * preload) reach the threads as before.
+ */
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let k = 0; k < execArgv.length; k++) {
+    const arg = execArgv[k] ?? '';
+    const next = execArgv[k + 1] ?? '';
+    if (/^--(import|loader|experimental-loader|require|r)$/.test(arg) && /(^|[/@])tsx([/]|$)/.test(next)) {
+      k++;
+      continue;
+    }
+    if (/^--(import|loader|experimental-loader|require)=(.*[/@])?tsx([/]|$)/.test(arg)) continue;
+    out.push(arg);
+  }
+  return out;
+}
+
 /** Starts a worker thread running the module at `module` (a file URL) with `workerData`. */
 function spawn(module: string, workerData: Record<string, unknown>, transferList: TransferListItem[] = []): Worker {
   const url = module.endsWith('.ts') ? compiledTwin(module) : module;
-  return new Worker(new URL(url), { workerData, transferList });
+  return new Worker(new URL(url), { workerData, transferList, execArgv: workerExecArgv() });
+}
+
+const STOPPED = 'mmrun-helper-stopped';
+
+/**
+ * In a helper thread's module: on the stop message, runs `cleanup`, tells
+ * {@link Helper.stop} it is done and closes its port.
+ */
+export function helperStopped(cleanup: () => void = () => {}): void {
+  parentPort?.once('message', () => {
+    cleanup();
+    parentPort?.postMessage(STOPPED);
+    parentPort?.close();
+  });
 }
 
 /** A small helper thread (a timer, a heartbeat, the page helper). */
@@ -65,7 +101,14 @@ export function startHelper(module: string, data: object): Helper {
     async stop() {
       // Referenced while stopping, so the wait itself keeps the process alive.
       worker.ref();
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      // The thread says when it has cleaned up (helperStopped); a module worker can take
+      // tens of milliseconds more to exit by itself, so it is then terminated at once.
+      const exited = new Promise<void>((resolve) => {
+        worker.once('exit', () => resolve());
+        worker.on('message', (m) => {
+          if (m === STOPPED) resolve();
+        });
+      });
       worker.postMessage('stop');
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);

@@ -1,8 +1,9 @@
 // The heartbeat's thread (see heartbeat.ts): every intervalMs it runs its UPDATE
 // statements, each with the time first. It has its own SQLite connection: a synchronous
 // experiment step that blocks the main thread for minutes cannot starve it.
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { helperStopped } from '../threads.ts';
 
 /** One statement a beat runs: `sql` with the ISO time, then `args`. */
 export interface Beat {
@@ -32,8 +33,7 @@ const tick = () => {
   }
 };
 const timer = setInterval(tick, intervalMs);
-parentPort?.once('message', () => {
+helperStopped(() => {
   clearInterval(timer);
   db.close();
-  parentPort?.close();
 });

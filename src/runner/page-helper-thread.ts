@@ -4,7 +4,8 @@
 // It shares only the control block of page-helper-slots.ts with the loop thread.
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
+import { helperStopped } from '../threads.ts';
 import {
   AT,
   CRC_FROM,
@@ -218,4 +219,4 @@ while (mmap && Atomics.load(ctl, STOP) === 0) {
 }
 map = null;
 Atomics.store(ctl, WAKE, NEVER);
-parentPort?.once('message', () => parentPort?.close());
+helperStopped();

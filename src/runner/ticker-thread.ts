@@ -1,5 +1,6 @@
 // The ticker's thread (see ticker.ts): raises a flag in shared memory every `ms`.
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
+import { helperStopped } from '../threads.ts';
 
 /** What the thread is started with (its workerData). */
 export interface TickerThreadData {
@@ -10,7 +11,4 @@ export interface TickerThreadData {
 const { shared, ms } = workerData as TickerThreadData;
 const flag = new Int32Array(shared);
 const timer = setInterval(() => Atomics.store(flag, 0, 1), ms);
-parentPort?.once('message', () => {
-  clearInterval(timer);
-  parentPort?.close();
-});
+helperStopped(() => clearInterval(timer));
