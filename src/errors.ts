@@ -111,3 +111,44 @@ export function show(value: unknown): string {
     return String(value);
   }
 }
+
+/**
+ * An error as it crosses threads: structured clone keeps no class, so a worker thread
+ * (shards, stats readers, sweep points) sends this and the receiving thread rebuilds it with
+ * {@link errorFromWire}. One format for every worker.
+ */
+export interface WireError {
+  readonly name: string;
+  readonly message: string;
+  /** Set for an {@link MmrunError}. */
+  readonly code?: ErrorCode;
+  readonly remedy?: string;
+  readonly stack?: string;
+}
+
+/** The wire form of any thrown value. */
+export function errorToWire(error: unknown): WireError {
+  const e = error as Error | undefined;
+  return {
+    name: e?.name ?? 'Error',
+    message: e?.message ?? String(error),
+    ...(error instanceof MmrunError ? { code: error.code } : {}),
+    ...(error instanceof MmrunError && error.remedy !== undefined ? { remedy: error.remedy } : {}),
+    ...(e?.stack === undefined ? {} : { stack: e.stack }),
+  };
+}
+
+/** The error a {@link WireError} describes: an {@link MmrunError} when it has a code, with its stack. */
+export function errorFromWire(wire: WireError): Error {
+  const error = wire.code
+    ? new MmrunError(wire.code, wire.message, wire.remedy === undefined ? {} : { remedy: wire.remedy })
+    : Object.assign(new Error(wire.message), { name: wire.name });
+  if (wire.stack) error.stack = wire.stack;
+  return error;
+}
+
+/** As {@link errorFromWire}, always an {@link MmrunError} (one without a code is an IO_ERROR). */
+export function mmrunErrorFromWire(wire: WireError): MmrunError {
+  const error = errorFromWire(wire);
+  return error instanceof MmrunError ? error : new MmrunError('IO_ERROR', error.message, { cause: error });
+}

@@ -2,7 +2,7 @@
 // of one shard say to each other. Plain data only: it crosses threads by structured clone.
 import type { Bundle } from '../bundle/bundle.ts';
 import type { RangeChecksum } from '../catalog/catalog.ts';
-import type { ErrorCode } from '../errors.ts';
+import type { WireError } from '../errors.ts';
 import type { ShardInfo } from '../experiment/define.ts';
 import type { FlushPolicy } from './flush-policy.ts';
 
@@ -29,14 +29,6 @@ export interface ShardInput {
   readonly startRow: number;
   /** The state saved with the shard's last checkpoint; null calls `init`. */
   readonly state: Uint8Array | null;
-}
-
-/** An error as it crosses threads. */
-export interface WireError {
-  readonly code: ErrorCode;
-  readonly message: string;
-  readonly remedy: string | undefined;
-  readonly stack: string | undefined;
 }
 
 /** Worker → coordinator. */

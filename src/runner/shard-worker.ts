@@ -3,7 +3,7 @@
 // leaves every commit to the coordinator, which owns the catalog. It runs the same loop as
 // a run with one worker.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { MmrunError } from '../errors.ts';
+import { errorToWire } from '../errors.ts';
 import { loadBundledExperiment } from '../experiment/load.ts';
 import { CounterRng } from '../experiment/rng.ts';
 import { layoutOf } from '../storage/dtype.ts';
@@ -11,7 +11,7 @@ import { SegmentedArray } from '../storage/segmented-array.ts';
 import { callInit, makeContext } from './context.ts';
 import { openRunLog } from './log.ts';
 import { asRunError, FlushRequest, runLoop } from './loop.ts';
-import type { ShardCommand, ShardInput, ShardMessage, WireError } from './shard-protocol.ts';
+import type { ShardCommand, ShardInput, ShardMessage } from './shard-protocol.ts';
 import { decodeState } from './state.ts';
 
 const port = parentPort!;
@@ -32,13 +32,6 @@ port.on('message', (command: ShardCommand) => {
   else flushRequest.request();
 });
 const input = given ?? (await inputArrives);
-
-const wire = (error: MmrunError): WireError => ({
-  code: error.code,
-  message: error.message,
-  remedy: error.remedy,
-  stack: error.stack,
-});
 
 async function main(): Promise<void> {
   const { shard, runId } = input;
@@ -90,7 +83,7 @@ async function main(): Promise<void> {
   } catch (caught) {
     // Failed before the loop (loading, init): nothing was written.
     const error = asRunError(caught, runId);
-    send({ type: 'done', status: 'failed', rows: input.startRow, flushes: 0, elapsedMs: 0, error: wire(error) });
+    send({ type: 'done', status: 'failed', rows: input.startRow, flushes: 0, elapsedMs: 0, error: errorToWire(error) });
     return;
   }
   send({
@@ -99,7 +92,7 @@ async function main(): Promise<void> {
     rows: outcome.rows,
     flushes: outcome.flushes,
     elapsedMs: outcome.elapsedMs,
-    error: outcome.error && wire(outcome.error),
+    error: outcome.error && errorToWire(outcome.error),
   });
 }
 

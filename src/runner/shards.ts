@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Bundle } from '../bundle/bundle.ts';
 import type { Catalog, RunRecord, ShardRecord } from '../catalog/catalog.ts';
 import { startHeartbeat } from '../catalog/heartbeat.ts';
-import { MmrunError } from '../errors.ts';
+import { MmrunError, mmrunErrorFromWire } from '../errors.ts';
 import type { SegmentedArray } from '../storage/segmented-array.ts';
 import { startModuleWorker } from '../threads.ts';
 import type { FlushPolicy } from './flush-policy.ts';
@@ -142,8 +142,7 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
           sinceFlush.set(shard.shard, m.msSinceFlush);
         } else {
           rows.set(shard.shard, m.rows);
-          const error = m.error && new MmrunError(m.error.code, m.error.message, { remedy: m.error.remedy });
-          if (error && m.error?.stack) error.stack = m.error.stack;
+          const error = m.error && mmrunErrorFromWire(m.error);
           finish({ shard, status: m.status, rows: m.rows, flushes: m.flushes, elapsedMs: m.elapsedMs, error });
         }
       });

@@ -2,11 +2,11 @@
 // worker threads pay off, starting them, sharing the batches through a shared counter, and
 // collecting each thread's partial results (summarizeRun in stats.ts merges them).
 import type { Worker } from 'node:worker_threads';
-import { MmrunError } from '../errors.ts';
+import { errorFromWire } from '../errors.ts';
 import type { RunRows } from '../read/rows.ts';
 import { siblingModule, startModuleWorker } from '../threads.ts';
 import { CTL_OWNERS, CTL_STOP, Scanner, type ScanPlan, type ThreadResult } from './scan.ts';
-import type { SerializedError, WorkerInput, WorkerMessage } from './worker.ts';
+import type { WorkerInput, WorkerMessage } from './worker.ts';
 
 /** How often progress is reported, at most. */
 export const PROGRESS_MS = 100;
@@ -34,7 +34,7 @@ function startWorker(input: WorkerInput): StartedWorker {
   const done = new Promise<ThreadResult>((resolve, reject) => {
     worker.once('message', (message: WorkerMessage) => {
       if (message.type === 'done') resolve(message.result);
-      else reject(workerError(message.error));
+      else reject(errorFromWire(message.error));
     });
     worker.once('error', reject);
     worker.once('exit', (code) =>
@@ -146,12 +146,4 @@ export async function readAll(
   } finally {
     clearInterval(timer);
   }
-}
-
-function workerError(e: SerializedError): Error {
-  const error = e.code
-    ? new MmrunError(e.code as MmrunError['code'], e.message, { remedy: e.remedy })
-    : Object.assign(new Error(e.message), { name: e.name });
-  if (e.stack) error.stack = e.stack;
-  return error;
 }

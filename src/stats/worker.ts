@@ -4,7 +4,7 @@
 // read, and the counters.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RunRecord } from '../catalog/catalog.ts';
-import { MmrunError } from '../errors.ts';
+import { errorToWire, type WireError } from '../errors.ts';
 import { RunRows } from '../read/rows.ts';
 import { Scanner, type ScanPlan, type ThreadResult } from './scan.ts';
 
@@ -24,15 +24,7 @@ export interface WorkerInput {
 /** What a worker posts, once. */
 export type WorkerMessage =
   | { readonly type: 'done'; readonly result: ThreadResult }
-  | { readonly type: 'error'; readonly error: SerializedError };
-
-export interface SerializedError {
-  readonly name: string;
-  readonly message: string;
-  readonly code?: string;
-  readonly remedy?: string;
-  readonly stack?: string;
-}
+  | { readonly type: 'error'; readonly error: WireError };
 
 const input = (workerData as { input: WorkerInput }).input;
 const port = parentPort!;
@@ -53,15 +45,5 @@ try {
   for (const a of transfer) if (a.byteLength === 0) transfer.delete(a);
   port.postMessage({ type: 'done', result } satisfies WorkerMessage, [...transfer]);
 } catch (error) {
-  const e = error as Error;
-  port.postMessage({
-    type: 'error',
-    error: {
-      name: e?.name ?? 'Error',
-      message: e?.message ?? String(error),
-      code: error instanceof MmrunError ? error.code : undefined,
-      remedy: error instanceof MmrunError ? error.remedy : undefined,
-      stack: e?.stack,
-    },
-  } satisfies WorkerMessage);
+  port.postMessage({ type: 'error', error: errorToWire(error) } satisfies WorkerMessage);
 }

@@ -4,16 +4,14 @@
 // bundled. With `--jobs 1` the sweep runs its points in its own thread instead.
 import type { Worker } from 'node:worker_threads';
 import type { PointRecord } from '../catalog/sweeps.ts';
-import { MmrunError } from '../errors.ts';
+import { MmrunError, mmrunErrorFromWire } from '../errors.ts';
 import type { LoadedExperiment } from '../experiment/load.ts';
 import type { Progress, RunResult } from '../runner/run.ts';
 import { siblingModule, startModuleWorker } from '../threads.ts';
 import type { SweepSpecJson } from './point.ts';
-import type { PointCommand, PointMessage, PointWorkerInput, WirePointError } from './point-worker.ts';
+import type { PointCommand, PointMessage, PointWorkerInput } from './point-worker.ts';
 
 const POINT_WORKER = siblingModule(import.meta.url, 'point-worker');
-
-const unwire = (e: WirePointError) => new MmrunError(e.code, e.message, e.remedy ? { remedy: e.remedy } : {});
 
 /** One point worker: runs one point at a time. */
 export class PointWorker {
@@ -55,10 +53,10 @@ export class PointWorker {
     return new Promise<RunResult>((resolve, reject) => {
       this.#pending = (m) => {
         if (m instanceof Error) reject(workerFailed(m));
-        else if (m.type === 'error') reject(unwire(m.error));
+        else if (m.type === 'error') reject(mmrunErrorFromWire(m.error));
         else if (m.type === 'done') {
           const { error, ...rest } = m.result;
-          resolve({ ...rest, ...(error ? { error: unwire(error) } : {}) });
+          resolve({ ...rest, ...(error ? { error: mmrunErrorFromWire(error) } : {}) });
         }
       };
       this.#worker.postMessage({ type: 'run', point, spec } satisfies PointCommand);

@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Bundle } from '../bundle/bundle.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import type { PointRecord } from '../catalog/sweeps.ts';
-import { MmrunError } from '../errors.ts';
+import { errorToWire, type WireError } from '../errors.ts';
 import { loadBundledExperiment } from '../experiment/load.ts';
 import type { SharedResources } from '../runner/run.ts';
 import { startTicker } from '../runner/ticker.ts';
@@ -26,28 +26,17 @@ export type PointCommand =
   | { readonly type: 'stop'; readonly reason: string }
   | { readonly type: 'close' };
 
-/** An error as it crosses threads. */
-export interface WirePointError {
-  readonly code: MmrunError['code'];
-  readonly message: string;
-  readonly remedy: string | undefined;
-}
-
 /** Worker → sweep. */
 export type PointMessage =
   | { readonly type: 'progress'; readonly progress: import('../runner/run.ts').Progress }
   | {
       readonly type: 'done';
-      readonly result: Omit<import('../runner/run.ts').RunResult, 'error'> & { readonly error?: WirePointError };
+      readonly result: Omit<import('../runner/run.ts').RunResult, 'error'> & { readonly error?: WireError };
     }
-  | { readonly type: 'error'; readonly error: WirePointError };
+  | { readonly type: 'error'; readonly error: WireError };
 
 const port = parentPort!;
 const input = (workerData as { input: PointWorkerInput }).input;
-const wire = (e: unknown): WirePointError =>
-  e instanceof MmrunError
-    ? { code: e.code, message: e.message, remedy: e.remedy }
-    : { code: 'IO_ERROR', message: String((e as Error)?.message ?? e), remedy: undefined };
 
 const loaded = await loadBundledExperiment(input.bundle, input.experimentPath, input.sourceHash);
 const catalog = Catalog.open(input.runsDir);
@@ -76,10 +65,10 @@ port.on('message', (command: PointCommand) => {
         const { error, ...rest } = result;
         port.postMessage({
           type: 'done',
-          result: { ...rest, ...(error ? { error: wire(error) } : {}) },
+          result: { ...rest, ...(error ? { error: errorToWire(error) } : {}) },
         } satisfies PointMessage);
       },
-      (error: unknown) => port.postMessage({ type: 'error', error: wire(error) } satisfies PointMessage),
+      (error: unknown) => port.postMessage({ type: 'error', error: errorToWire(error) } satisfies PointMessage),
     );
   }
 });
