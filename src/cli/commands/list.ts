@@ -1,12 +1,11 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { listRuns } from '../../catalog/query.ts';
+import { runView } from '../../read/run-view.ts';
 import { resolveRunsDir } from '../../runs-dir.ts';
-
 import { listSweeps } from '../../sweep/view.ts';
 import { deferred } from '../deferred.ts';
 import { age, count, duration, table } from '../output.ts';
 import { runsDirFlag } from '../report.ts';
-import { runView } from '../views.ts';
 
 interface ListArgs {
   json?: boolean;

@@ -2,12 +2,12 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { getRun } from '../../catalog/query.ts';
 import { SweepCatalog } from '../../catalog/sweeps.ts';
 import { MmrunError } from '../../errors.ts';
+import { runView } from '../../read/run-view.ts';
 import { resolveRunsDir } from '../../runs-dir.ts';
 import { getSweepView } from '../../sweep/view.ts';
 import { deferred } from '../deferred.ts';
 import { table } from '../output.ts';
 import { runsDirFlag } from '../report.ts';
-import { runView } from '../views.ts';
 
 /** One line about a run's code fingerprint (parsed here: the module stays light). */
 function codeLine(fingerprint: string | undefined): string {
