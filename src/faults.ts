@@ -14,6 +14,7 @@ export type FaultPoint =
   | 'graceful-stop'
   | 'msync-error'
   | 'extend'
+  | 'code-change'
   | 'sweep-record'
   | 'sweep-between-points';
 

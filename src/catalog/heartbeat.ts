@@ -1,5 +1,6 @@
 import { type Helper, siblingModule, startHelper } from '../threads.ts';
 import type { Beat, HeartbeatThreadData } from './heartbeat-thread.ts';
+import { heartbeatSql } from './owned.ts';
 
 /**
  * How often the owner of a run records that it is alive.
@@ -14,11 +15,7 @@ export type Heartbeat = Helper;
 
 /** Starts beating for run `id` owned by this process, in the catalog file `file`. */
 export function startHeartbeat(file: string, id: string, intervalMs = HEARTBEAT_MS): Heartbeat {
-  return startBeats(
-    file,
-    [{ sql: 'UPDATE runs SET heartbeat_at = ? WHERE id = ? AND owner_pid = ?', args: [id, process.pid] }],
-    intervalMs,
-  );
+  return startBeats(file, [{ sql: heartbeatSql('runs'), args: [id, process.pid] }], intervalMs);
 }
 
 /** Starts a heartbeat thread that runs `beats` (each with the time first) every `intervalMs`. */

@@ -60,3 +60,38 @@ export function ownerLiveness(owner: Owner, heartbeatAt?: string): 'alive' | 'de
   if (start === undefined) return 'dead';
   return start === owner.start ? 'alive' : 'dead';
 }
+
+/** The owner columns of a `runs` or `sweeps` row. */
+export interface OwnerColumns {
+  owner_pid: number | null;
+  owner_start: string | null;
+  owner_boot: string | null;
+  owner_host: string | null;
+}
+
+/** The owner a row records, if any. */
+export function ownerOf(r: OwnerColumns): Owner | undefined {
+  return r.owner_pid === null
+    ? undefined
+    : { pid: r.owner_pid, start: r.owner_start ?? '', boot: r.owner_boot ?? '', host: r.owner_host ?? '' };
+}
+
+/** What has an owner while it runs: a run or a sweep. */
+export interface Owned {
+  readonly status: string;
+  readonly owner: Owner | undefined;
+  readonly heartbeatAt: string | undefined;
+}
+
+/**
+ * Whether a `running` record's owner is gone (or it has none): it has crashed, whether or
+ * not anyone recorded it yet (the dead process could not).
+ */
+export function ownerGone(r: Owned): boolean {
+  return r.status === 'running' && (!r.owner || ownerLiveness(r.owner, r.heartbeatAt) === 'dead');
+}
+
+/** The record as a reader shows it: `crashed` if its owner is gone, nothing recorded. */
+export function withLiveness<T extends Owned>(r: T): T {
+  return ownerGone(r) ? { ...r, status: 'crashed' } : r;
+}

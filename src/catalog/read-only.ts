@@ -1,83 +1,65 @@
+// The one read-only view of a catalog: the readers of live runs (src/read/, src/watch/,
+// verify) and the dashboard (src/ui/) read through CatalogReader. It opens the catalog with
+// the schema check a writer uses (connection.ts) and reads runs and sweeps as the writer
+// does (runs.ts, sweep-records.ts), but never writes: see docs/READERS.md.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
 import { MmrunError } from '../errors.ts';
-import {
-  CATALOG_FILE,
-  type RangeChecksum,
-  type RunRecord,
-  type RunRow,
-  SELECT_RUN,
-  type ShardRecord,
-  toRecord,
-} from './catalog.ts';
-import { SCHEMA_VERSION } from './migrations.ts';
-import { ownerLiveness } from './ownership.ts';
+import { CATALOG_FILE, type Connection, OlderSchema, openToRead } from './connection.ts';
+import { readEvents } from './events.ts';
+import { readFingerprint } from './fingerprints.ts';
+import { withLiveness } from './ownership.ts';
+import { checkpoints, checksums } from './progress.ts';
 import { getRun } from './query.ts';
+import type { RangeChecksum, RunEvent, RunRecord } from './records.ts';
+import { runNotFound } from './refusals.ts';
+import { readRun, readRuns } from './runs.ts';
+import { type PointRecord, readPoints, readSweepIds, readSweepRecord, type SweepRecord } from './sweep-records.ts';
+
+export { noOneHasItOpen, OlderSchema } from './connection.ts';
+export { withLiveness } from './ownership.ts';
+
+/** A sweep and its points, as of one read transaction. */
+export interface SweepSnapshot {
+  readonly sweep: SweepRecord;
+  readonly points: PointRecord[];
+}
 
 /**
  * A connection to a runs directory's catalog that only reads (read-only while anyone else
- * has the catalog open; see {@link openConnection}), for readers of live runs. It never
- * takes a write lock, never migrates and never records anything: a reader cannot block,
- * slow or fail a writer. Each {@link readRun} is one short read transaction (the run, its
- * latest checkpoint and its shards are consistent with one another); between calls the
- * connection holds no read lock, so it never keeps the writer's WAL from being checkpointed
- * (a read transaction held open would: the WAL then grows until it ends).
+ * has the catalog open; see `openToRead`), for readers of live runs and the dashboard. It
+ * never takes a write lock, never migrates and never records anything: a reader cannot
+ * block, slow or fail a writer. Each read (`readRun`, `listRuns`, `readSweep` ...) is one
+ * short read transaction (a run, its latest checkpoint and its shards are consistent with
+ * one another); between calls the connection holds no read lock, so it never keeps the
+ * writer's WAL from being checkpointed (a read transaction held open would: the WAL then
+ * grows until it ends).
  *
- * A run whose owner is gone is reported `crashed` (as `show` would record it) without
- * writing that down.
+ * A run or a sweep whose owner is gone is reported `crashed` (as `show` would record it)
+ * without writing that down.
  */
 export class CatalogReader {
   readonly file: string;
-  readonly #db: Database.Database;
-  readonly #run: Database.Statement;
-  readonly #shards: Database.Statement;
-  readonly #dataVersion: Database.Statement;
+  readonly #c: Connection;
 
-  private constructor(file: string, db: Database.Database) {
-    this.file = file;
-    this.#db = db;
-    this.#run = db.prepare(`${SELECT_RUN} WHERE id = ?`);
-    this.#shards = db.prepare(
-      `SELECT shard, start_row AS startRow, end_row AS endRow, flushed_index AS flushedRows
-         FROM shards WHERE run_id = ? ORDER BY shard`,
-    );
-    this.#dataVersion = db.prepare('PRAGMA data_version').pluck();
+  private constructor(c: Connection) {
+    this.file = c.file;
+    this.#c = c;
   }
 
   /**
    * Opens the catalog of `runsDir` read-only.
    * @throws MmrunError `RUN_NOT_FOUND` (no catalog), `CATALOG_TOO_NEW`, `CATALOG_INVALID`;
-   *   {@link OlderSchema} for a catalog no writer of this version has migrated yet.
+   *   {@link OlderSchema} (a `CATALOG_INVALID`) for a catalog no writer of this version has
+   *   migrated yet.
    */
   static open(runsDir: string): CatalogReader {
-    const file = path.join(runsDir, CATALOG_FILE);
-    if (!fs.existsSync(file)) {
+    if (!fs.existsSync(path.join(runsDir, CATALOG_FILE))) {
       throw new MmrunError('RUN_NOT_FOUND', `${runsDir} has no catalog (${CATALOG_FILE})`, {
         remedy: 'check --runs-dir (or $MMRUN_RUNS_DIR); `mmrun list` shows the runs',
       });
     }
-    let db: Database.Database;
-    try {
-      db = openConnection(file, runsDir);
-    } catch (cause) {
-      throw invalid(file, cause);
-    }
-    try {
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version > SCHEMA_VERSION) {
-        throw new MmrunError(
-          'CATALOG_TOO_NEW',
-          `${file} has schema version ${version} but this mmrun understands up to ${SCHEMA_VERSION}`,
-          { remedy: 'use the newer mmrun that wrote this catalog' },
-        );
-      }
-      if (version < SCHEMA_VERSION) throw new OlderSchema(file, version);
-      return new CatalogReader(file, db);
-    } catch (error) {
-      db.close();
-      throw error instanceof MmrunError || error instanceof OlderSchema ? error : invalid(file, error);
-    }
+    return new CatalogReader(openToRead(runsDir));
   }
 
   /**
@@ -86,7 +68,7 @@ export class CatalogReader {
    * only after a commit.
    */
   dataVersion(): number {
-    return this.#dataVersion.get() as number;
+    return this.#c.dataVersion();
   }
 
   /**
@@ -94,61 +76,62 @@ export class CatalogReader {
    * @throws MmrunError `RUN_NOT_FOUND`
    */
   readRun(id: string): RunRecord {
-    const read = this.#db.transaction(() => {
-      const row = this.#run.get(id) as RunRow | undefined;
-      if (!row) return undefined;
-      const shards = row.workers > 1 ? (this.#shards.all(id) as ShardRecord[]) : [];
-      return toRecord(row, shards);
-    });
-    const run = read.deferred();
-    if (!run) {
-      throw new MmrunError('RUN_NOT_FOUND', `no run '${id}' in ${this.file}`, {
-        remedy: '`mmrun list` shows the runs; check --runs-dir',
-      });
-    }
+    const run = this.#c.read(() => readRun(this.#c, id));
+    if (!run) throw runNotFound(id, this.file);
     return withLiveness(run);
+  }
+
+  /** Every run (newest first), as of one read transaction. */
+  listRuns(): RunRecord[] {
+    return this.#c.read(() => readRuns(this.#c)).map(withLiveness);
   }
 
   /** The run and every flushed range's checksum (in row order), in one read transaction. */
   readRunWithChecksums(id: string): { run: RunRecord; checksums: RangeChecksum[] } {
-    const read = this.#db.transaction(() => ({
-      run: this.readRun(id),
-      checksums: this.#db
-        .prepare(
-          'SELECT start_row AS startRow, end_row AS endRow, crc32c FROM checksums WHERE run_id = ? ORDER BY start_row',
-        )
-        .all(id) as RangeChecksum[],
-    }));
-    return read.deferred();
+    return this.#c.read(() => ({ run: this.readRun(id), checksums: checksums(this.#c, id) }));
   }
 
   /** The run's code fingerprint (JSON of its parts), or undefined for a run made before fingerprints. */
   fingerprint(id: string): string | undefined {
-    const row = this.#db.prepare('SELECT parts FROM fingerprints WHERE run_id = ?').get(id) as
-      | { parts: string }
-      | undefined;
-    return row?.parts;
+    return readFingerprint(this.#c, id);
   }
 
   /** The retained checkpoints (the latest few), oldest first, with their states. */
   checkpoints(id: string): { flushedRows: number; state: Buffer | null }[] {
-    return this.#db
-      .prepare('SELECT flushed_index AS flushedRows, state FROM checkpoints WHERE run_id = ? ORDER BY seq')
-      .all(id) as { flushedRows: number; state: Buffer | null }[];
+    return checkpoints(this.#c, id);
+  }
+
+  /** A run's events, oldest first. */
+  events(id: string): RunEvent[] {
+    return readEvents(this.#c, id);
+  }
+
+  /**
+   * A sweep and its points' progress, as of one read transaction.
+   * @throws MmrunError `RUN_NOT_FOUND`
+   */
+  readSweep(id: string): SweepSnapshot {
+    const read = this.#c.read(() => this.#sweep(id));
+    if (!read) {
+      throw new MmrunError('RUN_NOT_FOUND', `no sweep '${id}' in ${this.file}`, {
+        remedy: '`mmrun list` shows the sweeps; check --runs-dir',
+      });
+    }
+    return read;
+  }
+
+  /** Every sweep (newest first) with its points, as of one read transaction. */
+  listSweeps(): SweepSnapshot[] {
+    return this.#c.read(() => readSweepIds(this.#c).flatMap((id) => this.#sweep(id) ?? []));
+  }
+
+  #sweep(id: string): SweepSnapshot | undefined {
+    const sweep = readSweepRecord(this.#c, id);
+    return sweep && { sweep: withLiveness(sweep), points: readPoints(this.#c, id, () => 'crashed') };
   }
 
   close(): void {
-    if (this.#db.open) this.#db.close();
-  }
-}
-
-/** Thrown by {@link CatalogReader.open} for a catalog of an older schema, which only a writer may migrate. */
-export class OlderSchema extends Error {
-  constructor(
-    readonly file: string,
-    readonly version: number,
-  ) {
-    super(`${file} has schema version ${version}, older than ${SCHEMA_VERSION}`);
+    this.#c.close();
   }
 }
 
@@ -214,40 +197,4 @@ export class LingeringCatalogReader {
     this.#reader?.close();
     this.#reader = undefined;
   }
-}
-
-/**
- * A connection that only ever reads. Read-only when another process has the catalog open
- * (its `-wal` file exists: SQLite removes it when the last connection closes). When no one
- * has, an ordinary connection that only reads: a read-only one would create the `-wal` and
- * `-shm` files and could not remove them, an ordinary one removes them when it closes, so a
- * read leaves the runs directory as it found it. Neither writes or takes the write lock.
- */
-function openConnection(file: string, runsDir: string): Database.Database {
-  const options = { fileMustExist: true, timeout: 2000 };
-  if (!noOneHasItOpen(runsDir)) return new Database(file, { ...options, readonly: true });
-  try {
-    return new Database(file, options);
-  } catch {
-    return new Database(file, { ...options, readonly: true }); // e.g. a file we may not write
-  }
-}
-
-/** Whether no process has the catalog open: it exists, and its `-wal` file does not. */
-export function noOneHasItOpen(runsDir: string): boolean {
-  return !fs.existsSync(path.join(runsDir, `${CATALOG_FILE}-wal`)) && fs.existsSync(path.join(runsDir, CATALOG_FILE));
-}
-
-/** The run with a `running` status whose owner is gone shown as `crashed` (not recorded). */
-export function withLiveness(run: RunRecord): RunRecord {
-  if (run.status !== 'running') return run;
-  if (run.owner && ownerLiveness(run.owner, run.heartbeatAt) !== 'dead') return run;
-  return { ...run, status: 'crashed' };
-}
-
-function invalid(file: string, cause: unknown): MmrunError {
-  return new MmrunError('CATALOG_INVALID', `cannot read ${file}: ${(cause as Error).message}`, {
-    cause,
-    remedy: 'check the file and its directory (a reader needs read access to it and its -wal and -shm files)',
-  });
 }

@@ -1,11 +1,10 @@
-// The dashboard's one connection to the catalog: read-only, opened when the catalog exists,
-// kept for the server's life (a read-only SQLite connection in WAL mode never blocks or
-// slows a writer), closed with the server.
+// The dashboard's one connection to the catalog: a CatalogReader (read-only; one short read
+// transaction per look, none held between them, so it never blocks or slows a writer),
+// opened when the catalog exists, kept for the server's life, closed with the server.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
-import { CATALOG_FILE, Catalog, type RunEvent, type RunRecord } from '../catalog/catalog.ts';
-import { ownerLiveness } from '../catalog/ownership.ts';
+import { CATALOG_FILE, type RunEvent, type RunRecord } from '../catalog/catalog.ts';
+import { CatalogReader, type SweepSnapshot } from '../catalog/read-only.ts';
 import { MmrunError } from '../errors.ts';
 import { type RunView, runView } from '../read/run-view.ts';
 import { checkRunId } from '../runs-dir.ts';
@@ -31,24 +30,10 @@ export interface UiSweep {
   }[];
 }
 
-interface SweepRow {
-  id: string;
-  experiment: string;
-  spec: string;
-  status: string;
-  owner_pid: number | null;
-  owner_start: string | null;
-  owner_boot: string | null;
-  owner_host: string | null;
-  heartbeat_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
 export class DashboardReader {
   readonly runsDir: string;
   // Undefined until the catalog file exists; then open until close().
-  #catalog: Catalog | undefined;
+  #catalog: CatalogReader | undefined;
 
   constructor(runsDir: string) {
     this.runsDir = runsDir;
@@ -77,7 +62,7 @@ export class DashboardReader {
         remedy: 'check --runs-dir; /api/runs lists the runs',
       });
     }
-    return catalog.getRun(id);
+    return catalog.readRun(id);
   }
 
   /**
@@ -85,66 +70,19 @@ export class DashboardReader {
    * gone shown `crashed` (never recorded), a point not started `pending`.
    */
   sweeps(): UiSweep[] {
-    const db = this.#sweepDb();
-    if (!db) return [];
-    const ids = db.prepare('SELECT id FROM sweeps ORDER BY created_at DESC, id DESC').all() as { id: string }[];
-    return ids.map((r) => this.sweep(r.id));
+    return (this.#open()?.listSweeps() ?? []).map(uiSweep);
   }
 
   /** One sweep and its points. @throws MmrunError `BAD_RUN_ID`, `RUN_NOT_FOUND` */
   sweep(id: string): UiSweep {
     checkRunId(id);
-    const db = this.#sweepDb();
-    const row = db?.prepare('SELECT * FROM sweeps WHERE id = ?').get(id) as SweepRow | undefined;
-    if (!db || !row) {
+    const catalog = this.#open();
+    if (!catalog) {
       throw new MmrunError('RUN_NOT_FOUND', `no sweep '${id}' in ${this.runsDir}`, {
         remedy: '/api/sweeps lists the sweeps',
       });
     }
-    const catalog = this.#open();
-    const points = (
-      db
-        .prepare('SELECT idx, params, seed, run_id AS runId FROM sweep_points WHERE sweep_id = ? ORDER BY idx')
-        .all(id) as {
-        idx: number;
-        params: string;
-        seed: number;
-        runId: string;
-      }[]
-    ).map((p) => {
-      let run: RunRecord | undefined;
-      try {
-        run = catalog?.getRun(p.runId);
-      } catch {
-        run = undefined; // not started yet
-      }
-      return {
-        runId: p.runId,
-        params: JSON.parse(p.params) as Record<string, unknown>,
-        seed: p.seed,
-        status: run?.status ?? 'pending',
-        flushedRows: run?.doneRows ?? 0,
-        iterations: run?.iterations ?? null,
-      };
-    });
-    const owner =
-      row.owner_pid === null
-        ? undefined
-        : { pid: row.owner_pid, start: row.owner_start ?? '', boot: row.owner_boot ?? '', host: row.owner_host ?? '' };
-    const gone =
-      row.status === 'running' && owner !== undefined && ownerLiveness(owner, row.heartbeat_at ?? undefined) === 'dead';
-    return {
-      kind: 'sweep',
-      id: row.id,
-      experiment: row.experiment,
-      status: gone ? 'crashed' : row.status,
-      spec: JSON.parse(row.spec) as Record<string, unknown>,
-      done: points.filter((p) => p.status === 'completed').length,
-      total: points.length,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      points,
-    };
+    return uiSweep(catalog.readSweep(id));
   }
 
   /** A run's events, oldest first. */
@@ -155,27 +93,34 @@ export class DashboardReader {
   close(): void {
     this.#catalog?.close();
     this.#catalog = undefined;
-    this.#sweeps?.close();
-    this.#sweeps = undefined;
   }
 
-  // A second read-only connection for the sweep tables (the catalog's own stays private).
-  #sweeps: Database.Database | undefined;
-  #sweepDb(): Database.Database | undefined {
-    if (!this.#sweeps && this.#open()) {
-      this.#sweeps = new Database(path.join(this.runsDir, CATALOG_FILE), {
-        readonly: true,
-        fileMustExist: true,
-        timeout: 1000,
-      });
-    }
-    return this.#sweeps;
-  }
-
-  #open(): Catalog | undefined {
+  #open(): CatalogReader | undefined {
     if (!this.#catalog && fs.existsSync(path.join(this.runsDir, CATALOG_FILE))) {
-      this.#catalog = Catalog.openReadOnly(this.runsDir);
+      this.#catalog = CatalogReader.open(this.runsDir);
     }
     return this.#catalog;
   }
+}
+
+function uiSweep({ sweep, points }: SweepSnapshot): UiSweep {
+  return {
+    kind: 'sweep',
+    id: sweep.id,
+    experiment: sweep.experiment,
+    status: sweep.status,
+    spec: sweep.spec,
+    done: points.filter((p) => p.status === 'completed').length,
+    total: points.length,
+    createdAt: sweep.createdAt,
+    updatedAt: sweep.updatedAt,
+    points: points.map((p) => ({
+      runId: p.runId,
+      params: p.params,
+      seed: p.seed,
+      status: p.status,
+      flushedRows: p.flushedRows,
+      iterations: p.iterations ?? null,
+    })),
+  };
 }
