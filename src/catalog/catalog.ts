@@ -21,6 +21,8 @@ import {
   requireRun,
 } from './runs.ts';
 
+const RUN_HEARTBEAT = heartbeatSql('runs');
+
 // What callers imported from this file before it was split; new code may import from the
 // concept's own file.
 export { CATALOG_FILE } from './connection.ts';
@@ -143,7 +145,7 @@ export class Catalog implements ProgressStore {
 
   /** Records that this process, the run's owner, is alive (a no-op for a run it does not own). */
   touch(id: string): void {
-    this.#c.write(() => this.#c.stmt(heartbeatSql('runs')).run(now(), id, process.pid));
+    this.#c.write(() => this.#c.stmt(RUN_HEARTBEAT).run(now(), id, process.pid));
   }
 
   /** The experiment state saved with a shard's latest checkpoint (null if none). */

@@ -18,15 +18,19 @@ import {
 import { RESUME_LATER, runCompleted, runLocked, runNotFound } from './refusals.ts';
 import { insertShards, shardsOf } from './run-shards.ts';
 
+// Built once: statements are cached by their text (a poll reads a run thousands of times).
+const RUN_BY_ID = `${SELECT_RUN} WHERE id = ?`;
+const RUNS_NEWEST_FIRST = `${SELECT_RUN} ORDER BY created_at DESC, id`;
+
 /** The run as the catalog has it (a dead owner's run still `running`), or undefined. */
 export function readRun(c: Connection, id: string): RunRecord | undefined {
-  const row = c.stmt(`${SELECT_RUN} WHERE id = ?`).get(id) as RunRow | undefined;
+  const row = c.stmt(RUN_BY_ID).get(id) as RunRow | undefined;
   return row && toRecord(row, shardsOf(c, row));
 }
 
 /** Every run as the catalog has it, newest first. */
 export function readRuns(c: Connection): RunRecord[] {
-  const rows = c.stmt(`${SELECT_RUN} ORDER BY created_at DESC, id`).all() as RunRow[];
+  const rows = c.stmt(RUNS_NEWEST_FIRST).all() as RunRow[];
   return rows.map((r) => toRecord(r, shardsOf(c, r)));
 }
 
