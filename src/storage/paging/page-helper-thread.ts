@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { workerData } from 'node:worker_threads';
-import { helperStopped } from '../threads.ts';
+import { helperStopped } from '../../threads.ts';
 import {
   AT,
   CRC_FROM,

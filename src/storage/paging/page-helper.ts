@@ -1,8 +1,8 @@
 import * as os from 'node:os';
-import { MmrunError } from '../errors.ts';
-import { MADV_DONTNEED, MADV_POPULATE_WRITE, MMAP_ADDON, MMAP_BINARY, PAGE_SIZE } from '../storage/mmap.ts';
-import type { Segment } from '../storage/segment.ts';
-import { siblingModule, startHelper } from '../threads.ts';
+import { MmrunError } from '../../errors.ts';
+import { siblingModule, startHelper } from '../../threads.ts';
+import { MADV_DONTNEED, MADV_POPULATE_WRITE, MMAP_ADDON, MMAP_BINARY, PAGE_SIZE } from '../mmap.ts';
+import type { Segment } from '../segment.ts';
 import {
   AT,
   CRC_FROM,

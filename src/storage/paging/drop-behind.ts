@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { pageOut, populateWrite } from '../storage/mmap.ts';
-import type { Segment } from '../storage/segment.ts';
+import { pageOut, populateWrite } from '../mmap.ts';
+import type { Segment } from '../segment.ts';
 
 // Why: every new page-cache page the loop writes must first be allocated and zero-filled by
 // the kernel, and on a virtual machine whose free memory goes back to the host (free page
