@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import { configOf } from '../config.ts';
 import { siblingModule, startModuleWorker } from '../threads.ts';
 
 // A shard's worker thread boots (an isolate, mmrun's compiled modules, the bundled
@@ -116,7 +117,12 @@ export async function workersWanted(
   if (words[0] === 'resume') {
     const id = words[1];
     if (id === undefined) return 0;
-    const runsDir = path.resolve(optionValue(args, ['--runs-dir']) ?? env.MMRUN_RUNS_DIR ?? 'runs');
+    let runsDir: string;
+    try {
+      runsDir = path.resolve(optionValue(args, ['--runs-dir']) ?? configOf(env).runsDir ?? 'runs');
+    } catch {
+      return 0; // a bad environment: the command reports it
+    }
     // The catalog's module only when needed: `run` starts its workers without waiting for it.
     const count = unfinishedShards ?? (await import('../catalog/catalog.ts')).Catalog.peekUnfinishedShards;
     return count(runsDir, id);

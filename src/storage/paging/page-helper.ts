@@ -1,4 +1,5 @@
 import * as os from 'node:os';
+import { config, type Switch } from '../../config.ts';
 import { MmrunError } from '../../errors.ts';
 import { siblingModule, startHelper } from '../../threads.ts';
 import { MADV_DONTNEED, MADV_POPULATE_WRITE, MMAP_ADDON, MMAP_BINARY, PAGE_SIZE } from '../mmap.ts';
@@ -131,9 +132,8 @@ export interface PageHelper {
  * forces it), e.g. to measure its effect.
  */
 export function prefaultWanted(busy: number): boolean {
-  const setting = process.env.MMRUN_PREFAULT;
-  if (setting === 'off' || setting === '0') return false;
-  if (setting === 'on' || setting === '1') return true;
+  const setting = config().prefault;
+  if (setting !== 'auto') return setting === 'on';
   return os.availableParallelism() > busy;
 }
 
@@ -143,11 +143,11 @@ export function prefaultWanted(busy: number): boolean {
  * `MMRUN_WRITE_BEHIND_BYTES=<n>` (write back every n bytes, a multiple of the page size;
  * small values let the end-to-end tests kill a process while the helper writes back).
  */
-export function pageHelperSettings(): { readonly use: 'auto' | 'on' | 'off'; readonly syncChunk?: number } {
-  const use = process.env.MMRUN_PAGE_HELPER;
-  const chunk = Number(process.env.MMRUN_WRITE_BEHIND_BYTES);
-  const syncChunk = Number.isSafeInteger(chunk) && chunk > 0 && chunk % PAGE_SIZE === 0 ? chunk : undefined;
-  return { use: use === 'off' || use === 'on' ? use : 'auto', ...(syncChunk ? { syncChunk } : {}) };
+export function pageHelperSettings(): { readonly use: Switch; readonly syncChunk?: number } {
+  const { pageHelper, writeBehindBytes: chunk } = config();
+  // config.ts checks a multiple of 4096; a machine with larger pages ignores other values.
+  const syncChunk = chunk !== undefined && chunk % PAGE_SIZE === 0 ? chunk : undefined;
+  return { use: pageHelper, ...(syncChunk ? { syncChunk } : {}) };
 }
 
 /** A loop writing less than this gets no page helper: the thread would have nothing to do. */
