@@ -219,19 +219,23 @@ export function startPageHelper(options: PageHelperOptions = {}): PageHelper {
   const shared = new SharedArrayBuffer(PATH_START + PATH_BYTES);
   const ctl = new Int32Array(shared, 0, PATH_START / 4);
   const pathBytes = new Uint8Array(shared, PATH_START, PATH_BYTES);
-  const helper = startHelper(PAGE_HELPER_THREAD, {
-    shared,
-    addon: MMAP_ADDON,
-    binary: MMAP_BINARY,
-    prefault: options.prefault ?? true,
-    lead: options.lead ?? PREFAULT_LEAD,
-    populateChunk: POPULATE_CHUNK,
-    syncChunk: options.syncChunk ?? WRITE_BEHIND_CHUNK,
-    failWriteBack: options.failWriteBack === true,
-    advice: options.advice ?? MADV_POPULATE_WRITE,
-    dontneed: MADV_DONTNEED,
-    page: PAGE_SIZE,
-  });
+  const helper = startHelper(
+    PAGE_HELPER_THREAD,
+    {
+      shared,
+      addon: MMAP_ADDON,
+      binary: MMAP_BINARY,
+      prefault: options.prefault ?? true,
+      lead: options.lead ?? PREFAULT_LEAD,
+      populateChunk: POPULATE_CHUNK,
+      syncChunk: options.syncChunk ?? WRITE_BEHIND_CHUNK,
+      failWriteBack: options.failWriteBack === true,
+      advice: options.advice ?? MADV_POPULATE_WRITE,
+      dontneed: MADV_DONTNEED,
+      page: PAGE_SIZE,
+    },
+    'the page helper thread',
+  );
   // Byte of the helper's mapping where the followed segment's `data` starts; its file.
   let base = 0;
   let rowBytes = 0;
