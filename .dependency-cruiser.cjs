@@ -13,6 +13,7 @@
 /** Bottom to top. A name ending in `/` is a folder of src/, else a file of src/. */
 const LAYERS = [
   ['errors.ts'],
+  ['config.ts'],
   ['faults.ts', 'runs-dir.ts', 'shards.ts', 'threads.ts'],
   ['storage/', 'bundle/', 'catalog/'],
   ['experiment/'],

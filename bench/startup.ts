@@ -6,11 +6,10 @@ import module from 'node:module';
 import * as path from 'node:path';
 import { loadExperiment } from '../src/experiment/load.ts';
 import { codeIdentity } from '../src/fingerprint/check.ts';
-import type { ShardInput, ShardMessage } from '../src/runner/shard-protocol.ts';
-import { SHARD_WORKER_MODULE } from '../src/runner/worker-pool.ts';
+import type { ShardInput } from '../src/runner/shard-protocol.ts';
+import { startShardWorker } from '../src/runner/worker-pool.ts';
 import { layoutOf } from '../src/storage/dtype.ts';
 import { SegmentedArray } from '../src/storage/segmented-array.ts';
-import { startModuleWorker } from '../src/threads.ts';
 import { BIN, FIXTURES, removeTemp, spawnNode, tempDir, wallNow } from './lib/proc.ts';
 import { interleave, paired, type Summary, summarize } from './lib/stats.ts';
 
@@ -41,12 +40,15 @@ async function timeNode(args: readonly string[]): Promise<number> {
 async function workerBoot(dir: string, input: ShardInput, stamp: string): Promise<number> {
   fs.rmSync(stamp, { force: true });
   const t0 = wallNow();
-  const worker = startModuleWorker(SHARD_WORKER_MODULE, input);
+  const worker = startShardWorker(input);
   await new Promise<void>((resolve, reject) => {
-    worker.on('message', (m: ShardMessage) => {
-      if (m.type === 'done') resolve();
+    worker.onMessage((m) => {
+      if (m.type === 'done') {
+        worker.finish();
+        resolve();
+      }
     });
-    worker.once('error', reject);
+    worker.onFailure(reject);
   });
   await worker.terminate();
   if (!fs.existsSync(stamp)) throw new Error(`the shard worker in ${dir} never reached its first row`);

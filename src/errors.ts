@@ -54,7 +54,8 @@ export type ErrorCode =
   | 'SHARDS_MISMATCH'
   | 'SLURM_FAILED'
   | 'BAD_GRID'
-  | 'SWEEP_TOO_LARGE';
+  | 'SWEEP_TOO_LARGE'
+  | 'BAD_ENV';
 
 export interface MmrunErrorOptions {
   /** What the user should do next. Printed after the message. */

@@ -2,47 +2,48 @@
  * Test-only fault injection. `MMRUN_FAULT=<point>` makes the process kill itself with
  * SIGKILL when it reaches that point (the `MMRUN_FAULT_AFTER`-th time, default 1st);
  * `MMRUN_FAULT=<point>:delay=<ms>` waits there instead (to land a signal inside a window).
- * Unset, every call is one comparison against `undefined` — and none is on the
- * per-iteration path.
+ * Unset, every call is a comparison or two — and none is on the per-iteration path. The
+ * variables are parsed and checked in config.ts.
  */
-export type FaultPoint =
-  | 'before-msync'
-  | 'after-msync'
-  | 'after-commit'
-  | 'segment-create'
-  | 'migration'
-  | 'graceful-stop'
-  | 'msync-error'
-  | 'extend'
-  | 'code-change'
-  | 'sweep-record'
-  | 'sweep-between-points';
+import { config, type FaultPoint, type FaultSetting } from './config.ts';
 
-const spec = process.env.MMRUN_FAULT;
-const [point, option] = spec ? spec.split(':') : [undefined, undefined];
-const delayMs = option?.startsWith('delay=') ? Number(option.slice(6)) : undefined;
-let remaining = Number(process.env.MMRUN_FAULT_AFTER ?? 1);
+export type { FaultPoint };
+
+// The armed fault, read from the configuration at the first call (none is on the
+// per-iteration path); null when none is armed.
+let armed: FaultSetting | null | undefined;
+let remaining = 0;
+
+function fault(): FaultSetting | null {
+  if (armed === undefined) {
+    armed = config().fault ?? null;
+    remaining = armed?.after ?? 0;
+  }
+  return armed;
+}
 
 /** Whether `name` is the armed point and its turn has come. */
 function due(name: FaultPoint): boolean {
-  if (point !== name) return false;
+  if (fault()?.point !== name) return false;
   remaining -= 1;
   return remaining === 0;
 }
 
 /** Dies by SIGKILL at `name` if armed: a crash at the worst moment, with no cleanup. */
 export function crashPoint(name: FaultPoint): void {
-  if (point !== name || delayMs !== undefined) return;
+  const f = fault();
+  if (f?.point !== name || f.delayMs !== undefined) return;
   if (due(name)) process.kill(process.pid, 'SIGKILL');
 }
 
 /** Waits at `name` if armed with a delay (the event loop keeps running: signals arrive). */
 export async function delayPoint(name: FaultPoint): Promise<void> {
-  if (point !== name || delayMs === undefined) return;
-  if (due(name)) await new Promise((resolve) => setTimeout(resolve, delayMs));
+  const f = fault();
+  if (f?.point !== name || f.delayMs === undefined) return;
+  if (due(name)) await new Promise((resolve) => setTimeout(resolve, f.delayMs));
 }
 
 /** Whether an injected I/O error is due at `name`. */
 export function failPoint(name: FaultPoint): boolean {
-  return point === name && due(name);
+  return fault()?.point === name && due(name);
 }

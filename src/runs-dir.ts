@@ -1,11 +1,17 @@
 // The runs directory and run ids: the bottom of mmrun's layers, known to every command that
 // finds a run (runner, readers, exporters, the CLI) without importing any of them.
 import * as path from 'node:path';
+import { config } from './config.ts';
 import { MmrunError, show } from './errors.ts';
 
-/** Resolves the runs directory: the option, else $MMRUN_RUNS_DIR, else ./runs. */
+/**
+ * Resolves the runs directory: the option, else $MMRUN_RUNS_DIR, else ./runs. Every entry
+ * point of the library calls it first: it checks the whole environment (config.ts) too.
+ * @throws MmrunError BAD_ENV
+ */
 export function resolveRunsDir(runsDir?: string): string {
-  return path.resolve(runsDir ?? process.env.MMRUN_RUNS_DIR ?? 'runs');
+  const env = config();
+  return path.resolve(runsDir ?? env.runsDir ?? 'runs');
 }
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

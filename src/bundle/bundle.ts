@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { PartialMessage, Plugin, PluginBuild } from 'esbuild';
+import { configOf } from '../config.ts';
 
 /** A package the bundle imports from node_modules (or a package self-reference). */
 export interface BundledPackage {
@@ -70,7 +71,7 @@ export class BundleError extends Error {
  */
 export function bundleCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const user = typeof process.getuid === 'function' ? process.getuid() : 'user';
-  return env.MMRUN_CACHE_DIR ? path.resolve(env.MMRUN_CACHE_DIR) : path.join(os.tmpdir(), `mmrun-${user}`, 'bundles');
+  return configOf(env).cacheDir ?? path.join(os.tmpdir(), `mmrun-${user}`, 'bundles');
 }
 
 const LOADERS: Readonly<Record<string, 'ts' | 'js' | 'json'>> = {

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { config } from '../config.ts';
 import { MmrunError } from '../errors.ts';
 import { COMMANDS, commandWord } from './command-table.ts';
 import { takeDeferred } from './deferred.ts';
@@ -21,6 +22,12 @@ async function registerCommands(cli: Argv, args: readonly string[]): Promise<Arg
 
 /** Parses the command line, runs one command, and exits with the contract's code. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // A bad environment variable is refused before anything is read or written.
+  try {
+    config();
+  } catch (error) {
+    return reportError(error);
+  }
   let usageError: string | undefined;
   const cli = yargs(hideBin([...argv]))
     .scriptName('mmrun')

@@ -1,9 +1,10 @@
 import pino from 'pino';
+import { config } from '../config.ts';
 import type { Progress } from '../runner/run.ts';
 import { count, duration } from './output.ts';
 
 /** Off a terminal, one log line every this many milliseconds ($MMRUN_PROGRESS_LOG_MS overrides). */
-const LOG_EVERY_MS = Number(process.env.MMRUN_PROGRESS_LOG_MS ?? 5000);
+const LOG_EVERY_MS = config().progressLogMs;
 
 /**
  * How a run reports progress: a live line on a terminal (percent, rows/s, ETA, flushed

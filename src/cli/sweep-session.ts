@@ -1,3 +1,4 @@
+import { config } from '../config.ts';
 import { MmrunError } from '../errors.ts';
 import type { ResumeSweepOptions, SweepOptions, SweepProgress, SweepResult, SweepStartInfo } from '../sweep/sweep.ts';
 import { count, duration, EXIT, reportError, say } from './output.ts';
@@ -6,7 +7,7 @@ import { runsDirFlag } from './report.ts';
 import { abortOnSignals, exitCodeFor, signalName } from './signals.ts';
 
 /** Off a terminal, one log line every this many milliseconds ($MMRUN_PROGRESS_LOG_MS overrides). */
-const LOG_EVERY_MS = Number(process.env.MMRUN_PROGRESS_LOG_MS ?? 5000);
+const LOG_EVERY_MS = config().progressLogMs;
 
 type Hooks = Pick<SweepOptions & ResumeSweepOptions, 'signal' | 'onStart' | 'onProgress'>;
 

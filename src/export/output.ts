@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { MmrunError } from '../errors.ts';
+import { AtomicFile, isFileExists } from '../storage/atomic-file.ts';
 import type { OutputChunk } from './formats/encoder.ts';
 
 /** Where an export's bytes go: written in order with backpressure, then committed or aborted. */
@@ -124,28 +124,27 @@ export function streamDestination(stream: Writable, signal?: AbortSignal): Desti
  */
 export function fileDestination(file: string, options: { force: boolean; signal?: AbortSignal }): Destination {
   checkOutputPath(file, options.force);
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let fd: number;
+  let out: AtomicFile;
   try {
-    fd = fs.openSync(tmp, 'wx');
+    out = new AtomicFile(file);
   } catch (cause) {
+    const dir = path.dirname(file);
     throw ioError(cause, `cannot create a temporary file in ${dir}`, 'check that the directory exists and is writable');
   }
-  const stream = fs.createWriteStream(tmp, { fd, autoClose: false, highWaterMark: 1 << 20 });
+  // The stream writes through the temporary's descriptor, which the AtomicFile closes.
+  const stream = fs.createWriteStream(out.tmp, { fd: out.fd, autoClose: false, highWaterMark: 1 << 20 });
   const writer = new StreamWriter(stream, file, options.signal);
   let open = true;
-  const close = async (): Promise<void> => {
+  const end = async (): Promise<void> => {
     if (!open) return;
     open = false;
     if (!stream.destroyed) await new Promise<void>((resolve) => stream.end(() => resolve()));
-    fs.closeSync(fd);
   };
   const abort = async (): Promise<void> => {
     try {
-      await close();
+      await end();
     } finally {
-      fs.rmSync(tmp, { force: true });
+      out.discard();
     }
   };
   return {
@@ -156,11 +155,17 @@ export function fileDestination(file: string, options: { force: boolean; signal?
     async commit() {
       try {
         await writer.flush();
-        fs.fsyncSync(fd);
-        await close();
-        placeFile(tmp, file, options.force);
+        await end();
+        // Linked into place unless --force: a file that appeared meanwhile is left alone.
+        out.commit({ overwrite: options.force });
       } catch (err) {
         await abort();
+        if (!options.force && isFileExists(err)) {
+          throw new MmrunError('OUTPUT_EXISTS', `${file} appeared while exporting; it was left untouched`, {
+            cause: err,
+            remedy: 'pass --force to replace it, or --out another file',
+          });
+        }
         throw err instanceof MmrunError ? err : ioError(err, `cannot write ${file}`, 'check free disk space');
       }
     },
@@ -185,31 +190,6 @@ export function checkOutputPath(file: string, force: boolean): void {
     throw new MmrunError('OUTPUT_EXISTS', `${file} already exists; mmrun export never overwrites a file`, {
       remedy: 'pass --force to replace it, or --out another file',
     });
-  }
-}
-
-function placeFile(tmp: string, file: string, force: boolean): void {
-  if (force) {
-    fs.renameSync(tmp, file);
-  } else {
-    try {
-      fs.linkSync(tmp, file);
-    } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new MmrunError('OUTPUT_EXISTS', `${file} appeared while exporting; it was left untouched`, {
-          cause,
-          remedy: 'pass --force to replace it, or --out another file',
-        });
-      }
-      throw cause;
-    }
-    fs.rmSync(tmp, { force: true });
-  }
-  const dirFd = fs.openSync(path.dirname(file), 'r');
-  try {
-    fs.fsyncSync(dirFd);
-  } finally {
-    fs.closeSync(dirFd);
   }
 }
 

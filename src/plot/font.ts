@@ -3,6 +3,7 @@
 // rasterizer explicitly: a chart never depends on which fonts a machine happens to have.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { configOf } from '../config.ts';
 import { MmrunError } from '../errors.ts';
 
 /** The family charts name first; its metrics are those below. */
@@ -26,7 +27,7 @@ const BOLD = 'DejaVuSans-Bold.ttf';
  * @throws MmrunError `FONT_NOT_FOUND` saying how to install one.
  */
 export function findFontFiles(env: NodeJS.ProcessEnv = process.env): string[] {
-  const fromEnv = env.MMRUN_FONT?.split(path.delimiter).filter((f) => f !== '');
+  const fromEnv = configOf(env).fontFiles;
   if (fromEnv && fromEnv.length > 0) {
     const missing = fromEnv.filter((f) => !fs.existsSync(f));
     if (missing.length > 0) {
@@ -34,7 +35,7 @@ export function findFontFiles(env: NodeJS.ProcessEnv = process.env): string[] {
         remedy: 'set MMRUN_FONT to a .ttf or .otf file, or unset it to use DejaVu Sans',
       });
     }
-    return fromEnv;
+    return [...fromEnv];
   }
   for (const dir of DEJAVU_DIRS) {
     const regular = path.join(dir, REGULAR);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -6,6 +5,7 @@ import type { RunStatus } from '../catalog/catalog.ts';
 import { MmrunError, show } from '../errors.ts';
 import { RunRows } from '../read/rows.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
+import { writeFileAtomically } from '../storage/atomic-file.ts';
 import { MinMaxDownsampler } from './downsample.ts';
 import { findFontFiles } from './font.ts';
 import { checkBins, chooseEdges, Histogram } from './histogram.ts';
@@ -305,22 +305,16 @@ export function formatOf(file: string): PlotFormat {
   return ext as PlotFormat;
 }
 
-/** Writes a hidden temporary beside `file`, then renames it into place. */
+/** Writes `file` whole or not at all, replacing one already there (storage/atomic-file.ts). */
 function writeAtomically(file: string, bytes: Uint8Array): void {
-  const tmp = path.join(
-    path.dirname(file),
-    `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
-  );
   try {
     if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
       throw new MmrunError('IO_ERROR', `cannot write ${file}: it is a directory`, {
         remedy: 'pass --out with a file name, e.g. --out chart.png',
       });
     }
-    fs.writeFileSync(tmp, bytes, { flag: 'wx' });
-    fs.renameSync(tmp, file);
+    writeFileAtomically(file, bytes, { overwrite: true });
   } catch (cause) {
-    fs.rmSync(tmp, { force: true });
     if (cause instanceof MmrunError) throw cause;
     const code = (cause as NodeJS.ErrnoException).code;
     throw new MmrunError(

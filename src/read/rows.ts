@@ -2,9 +2,9 @@ import * as path from 'node:path';
 import type { RunRecord } from '../catalog/catalog.ts';
 import { readRunOnce } from '../catalog/read-only.ts';
 import { layoutOf, type RowLayout } from '../storage/dtype.ts';
+import { SequentialPages } from '../storage/paging/pages.ts';
 import type { Segment } from '../storage/segment.ts';
 import { SegmentedArray } from '../storage/segmented-array.ts';
-import { SequentialPages } from './pages.ts';
 
 /** Consecutive rows of one segment, as raw bytes in the run's row layout. */
 export interface RowChunk {

@@ -7,12 +7,12 @@ import type { LoadedExperiment } from '../experiment/load.ts';
 import type { CounterRng } from '../experiment/rng.ts';
 import { crashPoint, delayPoint } from '../faults.ts';
 import { crc32cOf } from '../storage/checksum.ts';
+import { DropBehind, dropBehindSetting } from '../storage/paging/drop-behind.ts';
+import { type PageHelper, type PageHelperOptions, PageHelperStart } from '../storage/paging/page-helper.ts';
 import { compileRowWriter, type RowWriter } from '../storage/row-writer.ts';
 import type { Segment } from '../storage/segment.ts';
 import type { SegmentedArray } from '../storage/segmented-array.ts';
-import { DropBehind, dropBehindSetting } from './drop-behind.ts';
 import { type FlushPolicy, Pacer } from './flush-policy.ts';
-import { type PageHelper, type PageHelperOptions, PageHelperStart } from './page-helper.ts';
 import { encodeState } from './state.ts';
 import { startTicker, type Ticker, TickerStart } from './ticker.ts';
 

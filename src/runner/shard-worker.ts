@@ -2,31 +2,31 @@
 // segment (`r+`, or `w+` for a segment no other shard touches), writes and msyncs them, and
 // leaves every commit to the coordinator, which owns the catalog. It runs the same loop as
 // a run with one worker.
-import { parentPort, workerData } from 'node:worker_threads';
 import { errorToWire } from '../errors.ts';
 import { loadBundledExperiment } from '../experiment/load.ts';
 import { CounterRng } from '../experiment/rng.ts';
 import { layoutOf } from '../storage/dtype.ts';
 import { SegmentedArray } from '../storage/segmented-array.ts';
+import { parentChannel, threadData } from '../threads.ts';
 import { callInit, makeContext } from './context.ts';
 import { openRunLog } from './log.ts';
 import { asRunError, FlushRequest, runLoop } from './loop.ts';
 import type { ShardCommand, ShardInput, ShardMessage } from './shard-protocol.ts';
 import { decodeState } from './state.ts';
 
-const port = parentPort!;
-const send = (message: ShardMessage) => port.postMessage(message);
+const port = parentChannel<ShardMessage, ShardCommand>();
+const send = (message: ShardMessage) => port.send(message);
 
-// Started for a run: its input is the workerData. Prestarted (worker-pool.ts): it comes in
-// the first message, and a stop or a flush may follow right behind it.
-const given = (workerData as { input?: ShardInput }).input;
+// Started for a run: its input is the thread's data. Prestarted (worker-pool.ts): it comes
+// in the first message, and a stop or a flush may follow right behind it.
+const given = threadData<ShardInput | null>() ?? undefined;
 let started: (input: ShardInput) => void = () => {};
 const inputArrives = new Promise<ShardInput>((resolve) => {
   started = resolve;
 });
 let stopReason: string | undefined;
 const flushRequest = new FlushRequest();
-port.on('message', (command: ShardCommand) => {
+port.onMessage((command) => {
   if (command.type === 'start') started(command.input);
   else if (command.type === 'stop') stopReason ??= command.reason;
   else flushRequest.request();

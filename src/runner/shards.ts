@@ -1,16 +1,14 @@
-import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Bundle } from '../bundle/bundle.ts';
 import type { Catalog, RunRecord, ShardRecord } from '../catalog/catalog.ts';
 import { startHeartbeat } from '../catalog/heartbeat.ts';
 import { MmrunError, mmrunErrorFromWire } from '../errors.ts';
 import type { SegmentedArray } from '../storage/segmented-array.ts';
-import { startModuleWorker } from '../threads.ts';
 import type { FlushPolicy } from './flush-policy.ts';
 import { asRunError, type FlushRequest, type LoopOutcome, PROGRESS_MS } from './loop.ts';
 import type { Progress, RunResult } from './session-types.ts';
-import type { ShardCommand, ShardInput, ShardMessage } from './shard-protocol.ts';
-import { SHARD_WORKER_MODULE, takeShardWorker } from './worker-pool.ts';
+import type { ShardCommand, ShardInput } from './shard-protocol.ts';
+import { type ShardThread, startShardWorker, takeShardThread } from './worker-pool.ts';
 
 /** The most worker threads a run may use. */
 export const MAX_WORKERS = 256;
@@ -69,7 +67,7 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
   }
 
   const heartbeat = startHeartbeat(catalog.file, id);
-  const workers: Worker[] = [];
+  const workers: ShardThread[] = [];
   const rows = new Map<number, number>(shards.map((shard) => [shard.shard, shard.flushedRows]));
   const flushed = new Map<number, number>(rows);
   const sinceFlush = new Map<number, number>();
@@ -78,7 +76,7 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
   let stopping: string | undefined;
 
   const broadcast = (command: ShardCommand) => {
-    for (const worker of workers) worker.postMessage(command);
+    for (const worker of workers) worker.post(command);
   };
   const stopAll = (reason: string) => {
     stopping ??= reason;
@@ -110,11 +108,11 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
       state: catalog.shardState(id, shard.shard),
     };
     // A worker the CLI started ahead (booted meanwhile) if there is one, else a new one.
-    const prestarted = takeShardWorker();
-    const worker = prestarted ?? startModuleWorker(SHARD_WORKER_MODULE, input);
-    if (prestarted) worker.postMessage({ type: 'start', input } satisfies ShardCommand);
+    const prestarted = takeShardThread()?.named(`the worker of shard ${shard.shard}`);
+    const worker = prestarted ?? startShardWorker(input, shard.shard);
+    if (prestarted) worker.post({ type: 'start', input });
     workers.push(worker);
-    if (stopping !== undefined) worker.postMessage({ type: 'stop', reason: stopping } satisfies ShardCommand);
+    if (stopping !== undefined) worker.post({ type: 'stop', reason: stopping });
     return new Promise<ShardEnd>((resolve) => {
       let end: ShardEnd | undefined;
       const finish = (e: ShardEnd) => {
@@ -126,7 +124,7 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
         }
         resolve(e);
       };
-      worker.on('message', (m: ShardMessage) => {
+      worker.onMessage((m) => {
         if (m.type === 'flushed') {
           try {
             const state = m.state && Buffer.from(m.state.buffer, m.state.byteOffset, m.state.byteLength);
@@ -142,25 +140,22 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
           sinceFlush.set(shard.shard, m.msSinceFlush);
         } else {
           rows.set(shard.shard, m.rows);
+          worker.finish();
           const error = m.error && mmrunErrorFromWire(m.error);
           finish({ shard, status: m.status, rows: m.rows, flushes: m.flushes, elapsedMs: m.elapsedMs, error });
         }
       });
       // A worker that dies without saying how (out of memory, a crash in native code) failed.
-      const died = (reason: string, cause?: unknown) =>
+      worker.onFailure((error) =>
         finish({
           shard,
           status: 'failed',
           rows: rows.get(shard.shard) ?? shard.flushedRows,
           flushes: 0,
           elapsedMs: performance.now() - t0,
-          error: new MmrunError('WORKER_FAILED', `the worker of shard ${shard.shard} ${reason}`, {
-            cause,
-            remedy: 'see run.log; `mmrun resume <run>` continues every shard from its flushed rows',
-          }),
-        });
-      worker.on('error', (error) => died(`failed: ${error.message}`, error));
-      worker.on('exit', (code) => died(`exited with code ${code} before it finished`));
+          error,
+        }),
+      );
     });
   };
 

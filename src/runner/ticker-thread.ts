@@ -1,6 +1,5 @@
 // The ticker's thread (see ticker.ts): raises a flag in shared memory every `ms`.
-import { workerData } from 'node:worker_threads';
-import { helperStopped } from '../threads.ts';
+import { helperStopped, threadData } from '../threads.ts';
 
 /** What the thread is started with (its workerData). */
 export interface TickerThreadData {
@@ -8,7 +7,7 @@ export interface TickerThreadData {
   readonly ms: number;
 }
 
-const { shared, ms } = workerData as TickerThreadData;
+const { shared, ms } = threadData<TickerThreadData>();
 const flag = new Int32Array(shared);
 const timer = setInterval(() => Atomics.store(flag, 0, 1), ms);
 helperStopped(() => clearInterval(timer));

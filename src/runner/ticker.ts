@@ -16,7 +16,7 @@ export interface Ticker extends Helper {
 
 export function startTicker(ms = TICK_MS): Ticker {
   const shared = new SharedArrayBuffer(4);
-  const helper = startHelper(TICKER_THREAD, { shared, ms } satisfies TickerThreadData);
+  const helper = startHelper(TICKER_THREAD, { shared, ms } satisfies TickerThreadData, "the loop's timer thread");
   return { flag: new Int32Array(shared), ready: helper.ready, stop: () => helper.stop() };
 }
 

@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { siblingModule, startModuleWorker } from '../threads.ts';
+import { configOf } from '../config.ts';
+import { siblingModule, WorkerThread } from '../threads.ts';
+import type { ShardCommand, ShardInput, ShardMessage } from './shard-protocol.ts';
 
 // A shard's worker thread boots (an isolate, mmrun's compiled modules, the bundled
 // experiment) in tens of milliseconds. A worker started before the run needs it boots while
@@ -16,8 +18,22 @@ export const SHARD_WORKER_MODULE = siblingModule(import.meta.url, 'shard-worker'
 /** The most workers started ahead of a run; a run that needs more spawns the rest itself. */
 export const MAX_PRESTARTED = 64;
 
+/** A shard's worker thread, as its coordinator sees it. */
+export type ShardThread = WorkerThread<ShardMessage, ShardCommand>;
+
+/**
+ * Starts a shard's worker thread: with `input` it runs that shard at once; with `null` it
+ * waits for its input in a `start` message (prestarted). `shard` names it in its errors.
+ */
+export function startShardWorker(input: ShardInput | null, shard?: number): ShardThread {
+  return new WorkerThread<ShardMessage, ShardCommand>(SHARD_WORKER_MODULE, input, {
+    name: shard === undefined ? 'a shard worker' : `the worker of shard ${shard}`,
+    remedy: 'see run.log; `mmrun resume <run>` continues every shard from its flushed rows',
+  });
+}
+
 interface Prestarted {
-  readonly worker: Worker;
+  readonly thread: ShardThread;
   failed: boolean;
 }
 
@@ -30,14 +46,12 @@ const pool: Prestarted[] = [];
 export function prestartShardWorkers(count: number, max = MAX_PRESTARTED): void {
   const wanted = Math.min(Math.floor(count), max);
   while (prestartedShardWorkers() < wanted) {
-    const entry: Prestarted = { worker: startModuleWorker(SHARD_WORKER_MODULE, undefined), failed: false };
+    const entry: Prestarted = { thread: startShardWorker(null), failed: false };
     // A worker that failed to boot, or ended, is not handed out (the run spawns a new one).
-    const failed = () => {
+    entry.thread.onFailure(() => {
       entry.failed = true;
-    };
-    entry.worker.on('error', failed);
-    entry.worker.on('exit', failed);
-    entry.worker.unref();
+    });
+    entry.thread.unref();
     pool.push(entry);
   }
 }
@@ -46,13 +60,18 @@ export function prestartShardWorkers(count: number, max = MAX_PRESTARTED): void 
  * A prestarted shard worker, referenced again (it keeps the process alive like any other),
  * that the caller must send a `start` message; `undefined` when none is left.
  */
-export function takeShardWorker(): Worker | undefined {
+export function takeShardThread(): ShardThread | undefined {
   for (let entry = pool.shift(); entry; entry = pool.shift()) {
     if (entry.failed) continue;
-    entry.worker.ref();
-    return entry.worker;
+    entry.thread.ref();
+    return entry.thread;
   }
   return undefined;
+}
+
+/** {@link takeShardThread}'s bare thread (for tests that talk to it directly). */
+export function takeShardWorker(): Worker | undefined {
+  return takeShardThread()?.worker;
 }
 
 /** How many prestarted workers are waiting to be taken (for tests). */
@@ -116,7 +135,12 @@ export async function workersWanted(
   if (words[0] === 'resume') {
     const id = words[1];
     if (id === undefined) return 0;
-    const runsDir = path.resolve(optionValue(args, ['--runs-dir']) ?? env.MMRUN_RUNS_DIR ?? 'runs');
+    let runsDir: string;
+    try {
+      runsDir = path.resolve(optionValue(args, ['--runs-dir']) ?? configOf(env).runsDir ?? 'runs');
+    } catch {
+      return 0; // a bad environment: the command reports it
+    }
     // The catalog's module only when needed: `run` starts its workers without waiting for it.
     const count = unfinishedShards ?? (await import('../catalog/catalog.ts')).Catalog.peekUnfinishedShards;
     return count(runsDir, id);

@@ -1,10 +1,9 @@
 // Reading every batch of a run's rows with the calling thread and worker threads: when
 // worker threads pay off, starting them, sharing the batches through a shared counter, and
 // collecting each thread's partial results (summarizeRun in stats.ts merges them).
-import type { Worker } from 'node:worker_threads';
 import { errorFromWire } from '../errors.ts';
 import type { RunRows } from '../read/rows.ts';
-import { siblingModule, startModuleWorker } from '../threads.ts';
+import { siblingModule, WorkerThread } from '../threads.ts';
 import { CTL_OWNERS, CTL_STOP, Scanner, type ScanPlan, type ThreadResult } from './scan.ts';
 import type { WorkerInput, WorkerMessage } from './worker.ts';
 
@@ -25,21 +24,23 @@ const WORKER_WORTH_MS = 600;
 const WORKER = siblingModule(import.meta.url, 'worker');
 
 interface StartedWorker {
-  readonly worker: Worker;
+  readonly worker: WorkerThread<WorkerMessage, never>;
   readonly done: Promise<ThreadResult>;
 }
 
 function startWorker(input: WorkerInput): StartedWorker {
-  const worker = startModuleWorker(WORKER, input);
+  const worker = new WorkerThread<WorkerMessage, never>(WORKER, input, {
+    name: `stats worker ${input.thread}`,
+    remedy: 'read with the calling thread alone (`mmrun stats --workers 1`)',
+  });
+  // It posts one message: its results, or the error that stopped it.
   const done = new Promise<ThreadResult>((resolve, reject) => {
-    worker.once('message', (message: WorkerMessage) => {
+    worker.onMessage((message) => {
+      worker.finish();
       if (message.type === 'done') resolve(message.result);
       else reject(errorFromWire(message.error));
     });
-    worker.once('error', reject);
-    worker.once('exit', (code) =>
-      reject(new Error(`stats worker ${input.thread} exited (code ${code}) before it finished`)),
-    );
+    worker.onFailure(reject);
   });
   // Awaited only if the worker claimed rows; a worker let go unused must not leave a rejection behind.
   done.catch(() => {});

@@ -2,10 +2,10 @@
 // them itself read-only (mode `r`) and reads them, then posts its partial aggregates. It
 // shares nothing with the main thread but the run's record, which fixes the rows it may
 // read, and the counters.
-import { parentPort, workerData } from 'node:worker_threads';
 import type { RunRecord } from '../catalog/catalog.ts';
 import { errorToWire, type WireError } from '../errors.ts';
 import { RunRows } from '../read/rows.ts';
+import { parentChannel, threadData } from '../threads.ts';
 import { Scanner, type ScanPlan, type ThreadResult } from './scan.ts';
 
 /** What the main thread gives a worker. */
@@ -26,8 +26,8 @@ export type WorkerMessage =
   | { readonly type: 'done'; readonly result: ThreadResult }
   | { readonly type: 'error'; readonly error: WireError };
 
-const input = (workerData as { input: WorkerInput }).input;
-const port = parentPort!;
+const input = threadData<WorkerInput>();
+const port = parentChannel<WorkerMessage>();
 
 try {
   const progress = new BigInt64Array(input.progress);
@@ -43,7 +43,7 @@ try {
   for (const h of result.histograms) if (h) transfer.add(h.buffer as ArrayBuffer);
   // The shared empty array of histogram columns is cloned, not transferred.
   for (const a of transfer) if (a.byteLength === 0) transfer.delete(a);
-  port.postMessage({ type: 'done', result } satisfies WorkerMessage, [...transfer]);
+  port.send({ type: 'done', result } satisfies WorkerMessage, [...transfer]);
 } catch (error) {
-  port.postMessage({ type: 'error', error: errorToWire(error) } satisfies WorkerMessage);
+  port.send({ type: 'error', error: errorToWire(error) } satisfies WorkerMessage);
 }

@@ -70,7 +70,7 @@ const binding = loadBinding();
 
 /**
  * The addon's entry file, for a helper thread that loads it itself (see
- * `runner/page-helper.ts`): by absolute path, since an eval'd worker resolves bare names
+ * `storage/paging/page-helper.ts`): by absolute path, since an eval'd worker resolves bare names
  * from the working directory.
  */
 export const MMAP_ADDON: string = require.resolve('@riaskov/mmap-io');

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MmrunError } from '../errors.ts';
 import { crashPoint } from '../faults.ts';
+import { fsyncDir, isFileExists, writeFileAtomically } from './atomic-file.ts';
 import { descrOf, type RowLayout } from './dtype.ts';
 import { type Mode, mapFile, PAGE_SIZE, syncRange } from './mmap.ts';
 import { encodeHeader, layoutFromDescr, readHeader } from './npy.ts';
@@ -107,37 +108,25 @@ export class Segment {
   static write(file: string, expected: SegmentExpectation, fill?: (fd: number, dataOffset: number) => void): void {
     const header = encodeHeader(expected.layout, expected.rows);
     const size = header.length + expected.rows * expected.layout.itemsize;
-    const dir = path.dirname(file);
-    const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
-    fs.rmSync(tmp, { force: true });
-    let fd = -1;
     try {
-      fd = fs.openSync(tmp, 'wx');
-      fs.writeSync(fd, header, 0, header.length, 0);
-      allocate(fd, tmp, size);
-      fill?.(fd, header.length);
-      fs.fsyncSync(fd);
-      crashPoint('segment-create');
-      fs.closeSync(fd);
-      fd = -1;
-      try {
-        fs.linkSync(tmp, file);
-      } catch (cause) {
-        if ((cause as NodeJS.ErrnoException).code === 'EEXIST') {
-          throw new MmrunError('SEGMENT_EXISTS', `${file} already exists; mmrun never overwrites a segment`, {
-            cause,
-            remedy: 'open it with mode r+ to continue it, or remove it yourself if it is garbage',
-          });
-        }
-        throw cause;
-      }
+      writeFileAtomically(
+        file,
+        (fd, tmp) => {
+          fs.writeSync(fd, header, 0, header.length, 0);
+          allocate(fd, tmp, size);
+          fill?.(fd, header.length);
+        },
+        { overwrite: false, temporary: 'per-process', beforePlace: () => crashPoint('segment-create') },
+      );
     } catch (cause) {
+      if (isFileExists(cause)) {
+        throw new MmrunError('SEGMENT_EXISTS', `${file} already exists; mmrun never overwrites a segment`, {
+          cause,
+          remedy: 'open it with mode r+ to continue it, or remove it yourself if it is garbage',
+        });
+      }
       throw asIoError(cause, file, 'create');
-    } finally {
-      if (fd >= 0) fs.closeSync(fd);
-      fs.rmSync(tmp, { force: true });
     }
-    fsyncDir(dir);
   }
 
   /**
@@ -148,30 +137,27 @@ export class Segment {
   static grow(file: string, old: SegmentExpectation, rows: number): void {
     const { dataOffset } = validateSegment(file, old);
     const header = encodeHeader(old.layout, rows);
-    const dir = path.dirname(file);
-    const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
     const src = fs.openSync(file, 'r');
-    let fd = -1;
     try {
-      fd = fs.openSync(tmp, 'w');
-      fs.writeSync(fd, header, 0, header.length, 0);
-      const chunk = Buffer.alloc(1 << 22);
-      const bytes = old.rows * old.layout.itemsize;
-      for (let done = 0; done < bytes; ) {
-        const n = fs.readSync(src, chunk, 0, Math.min(chunk.length, bytes - done), dataOffset + done);
-        fs.writeSync(fd, chunk, 0, n, header.length + done);
-        done += n;
-      }
-      allocate(fd, tmp, header.length + rows * old.layout.itemsize);
-      fs.fsyncSync(fd);
-      fs.renameSync(tmp, file);
-      fsyncDir(dir);
+      writeFileAtomically(
+        file,
+        (fd, tmp) => {
+          fs.writeSync(fd, header, 0, header.length, 0);
+          const chunk = Buffer.alloc(1 << 22);
+          const bytes = old.rows * old.layout.itemsize;
+          for (let done = 0; done < bytes; ) {
+            const n = fs.readSync(src, chunk, 0, Math.min(chunk.length, bytes - done), dataOffset + done);
+            fs.writeSync(fd, chunk, 0, n, header.length + done);
+            done += n;
+          }
+          allocate(fd, tmp, header.length + rows * old.layout.itemsize);
+        },
+        { overwrite: true, temporary: 'per-process' },
+      );
     } catch (cause) {
-      fs.rmSync(tmp, { force: true });
       throw asIoError(cause, file, 'grow');
     } finally {
       fs.closeSync(src);
-      if (fd >= 0) fs.closeSync(fd);
     }
   }
 
@@ -283,14 +269,7 @@ function allocate(fd: number, file: string, size: number): void {
 }
 
 /** fsync a directory so a new entry in it survives power loss. */
-export function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+export { fsyncDir };
 
 /** Wraps a system error: ENOSPC/EDQUOT become DISK_FULL, others IO_ERROR; MmrunErrors pass. */
 export function asIoError(cause: unknown, file: string, action: string): MmrunError {

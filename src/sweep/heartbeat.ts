@@ -1,4 +1,4 @@
-import { HEARTBEAT_MS, startBeats } from '../catalog/heartbeat.ts';
+import { heartbeatMs, startBeats } from '../catalog/heartbeat.ts';
 import type { Owner } from '../catalog/ownership.ts';
 import type { Helper } from '../threads.ts';
 
@@ -6,7 +6,7 @@ import type { Helper } from '../threads.ts';
 // thread of its own (runner/run.ts SharedResources.heartbeat).
 
 /** Starts beating for sweep `id` and every running run owned by `owner`, in catalog `file`. */
-export function startSweepHeartbeat(file: string, id: string, owner: Owner, intervalMs = HEARTBEAT_MS): Helper {
+export function startSweepHeartbeat(file: string, id: string, owner: Owner, intervalMs = heartbeatMs()): Helper {
   return startBeats(
     file,
     [

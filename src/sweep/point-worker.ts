@@ -2,7 +2,6 @@
 // each exactly as the sweep's own thread would (point.ts runOne), with its own catalog
 // connection and timer, and the experiment the sweep bundled (nothing is compiled here).
 // The sweep's heartbeat thread beats for every run this process owns, these included.
-import { parentPort, workerData } from 'node:worker_threads';
 import type { Bundle } from '../bundle/bundle.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import type { PointRecord } from '../catalog/sweeps.ts';
@@ -10,6 +9,7 @@ import { errorToWire, type WireError } from '../errors.ts';
 import { loadBundledExperiment } from '../experiment/load.ts';
 import type { SharedResources } from '../runner/run.ts';
 import { startTicker } from '../runner/ticker.ts';
+import { parentChannel, threadData } from '../threads.ts';
 import { runOne, type SweepSpecJson } from './point.ts';
 
 /** What the thread is started with (its workerData.input). */
@@ -35,8 +35,8 @@ export type PointMessage =
     }
   | { readonly type: 'error'; readonly error: WireError };
 
-const port = parentPort!;
-const input = (workerData as { input: PointWorkerInput }).input;
+const port = parentChannel<PointMessage, PointCommand>();
+const input = threadData<PointWorkerInput>();
 
 const loaded = await loadBundledExperiment(input.bundle, input.experimentPath, input.sourceHash);
 const catalog = Catalog.open(input.runsDir);
@@ -45,7 +45,7 @@ const shared: SharedResources = { loaded, catalog, ticker, heartbeat: 'caller' }
 let stopped: string | undefined;
 let current: AbortController | undefined;
 
-port.on('message', (command: PointCommand) => {
+port.onMessage((command) => {
   if (command.type === 'stop') {
     stopped ??= command.reason;
     current?.abort(command.reason);
@@ -59,16 +59,16 @@ port.on('message', (command: PointCommand) => {
     current = controller;
     if (stopped !== undefined) controller.abort(stopped);
     runOne(command.point, command.spec, input.runsDir, shared, controller.signal, (progress) =>
-      port.postMessage({ type: 'progress', progress } satisfies PointMessage),
+      port.send({ type: 'progress', progress } satisfies PointMessage),
     ).then(
       (result) => {
         const { error, ...rest } = result;
-        port.postMessage({
+        port.send({
           type: 'done',
           result: { ...rest, ...(error ? { error: errorToWire(error) } : {}) },
         } satisfies PointMessage);
       },
-      (error: unknown) => port.postMessage({ type: 'error', error: errorToWire(error) } satisfies PointMessage),
+      (error: unknown) => port.send({ type: 'error', error: errorToWire(error) } satisfies PointMessage),
     );
   }
 });

@@ -8,7 +8,7 @@ import { checkCode } from '../fingerprint/check.ts';
 import { callInit, makeContext, runShard } from '../runner/context.ts';
 import { decodeState } from '../runner/state.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
-import { crc32cOf } from '../storage/checksum.ts';
+import { checksumRows } from '../storage/checksum.ts';
 import { layoutOf } from '../storage/dtype.ts';
 import { compileRowWriter } from '../storage/row-writer.ts';
 import type { Segment } from '../storage/segment.ts';
@@ -234,27 +234,25 @@ class SegmentReader {
     this.#array = array;
   }
 
-  #bytes(startRow: number, endRow: number): Buffer {
-    const k = this.#array.segmentOf(startRow);
+  #open(k: number): Segment {
     if (k !== this.#k) {
       this.#segment = this.#array.openForRead(k);
       this.#k = k;
     }
+    return this.#segment!;
+  }
+
+  #bytes(startRow: number, endRow: number): Buffer {
+    const k = this.#array.segmentOf(startRow);
+    const segment = this.#open(k);
     const first = this.#array.firstRow(k);
     const size = this.#array.layout.itemsize;
-    return this.#segment!.data.subarray((startRow - first) * size, (endRow - first) * size);
+    return segment.data.subarray((startRow - first) * size, (endRow - first) * size);
   }
 
   /** CRC32C of rows [startRow, endRow), across segments if need be. */
   crc(startRow: number, endRow: number): number {
-    let crc = 0;
-    for (let row = startRow; row < endRow; ) {
-      const k = this.#array.segmentOf(row);
-      const stop = Math.min(endRow, this.#array.firstRow(k) + this.#array.rowsIn(k));
-      crc = crc32cOf(this.#bytes(row, stop), crc);
-      row = stop;
-    }
-    return crc;
+    return checksumRows(this.#array, startRow, endRow, (k) => this.#open(k));
   }
 
   row(i: number): Buffer {

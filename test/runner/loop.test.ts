@@ -12,10 +12,15 @@ import { loadExperiment } from '../../src/experiment/load.ts';
 import { CounterRng } from '../../src/experiment/rng.ts';
 import { makeContext, wholeRun } from '../../src/runner/context.ts';
 import { type LoopOutcome, type LoopSpec, runLoop } from '../../src/runner/loop.ts';
-import { MIN_HELPED_BYTES, type PageHelper, PageHelperStart, startPageHelper } from '../../src/runner/page-helper.ts';
 import { crc32cOf } from '../../src/storage/checksum.ts';
 import { layoutOf } from '../../src/storage/dtype.ts';
 import { mapFile, PAGE_SIZE } from '../../src/storage/mmap.ts';
+import {
+  MIN_HELPED_BYTES,
+  type PageHelper,
+  PageHelperStart,
+  startPageHelper,
+} from '../../src/storage/paging/page-helper.ts';
 import { Segment } from '../../src/storage/segment.ts';
 import { SegmentedArray } from '../../src/storage/segmented-array.ts';
 import { tmpDir } from '../helpers/tmp.ts';

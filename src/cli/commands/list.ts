@@ -1,5 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { listRuns } from '../../catalog/query.ts';
+import { config } from '../../config.ts';
 import { runView } from '../../read/run-view.ts';
 import { resolveRunsDir } from '../../runs-dir.ts';
 import { listSweeps } from '../../sweep/view.ts';
@@ -48,7 +49,7 @@ export const listCommand: CommandModule<object, ListArgs> = {
       process.stdout.write(`no runs in ${runsDir}${argv.status || argv.experiment ? ' match' : ''}\n`);
       return;
     }
-    const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+    const color = process.stdout.isTTY === true && !config().noColor;
     const paint = (status: string) =>
       !color
         ? status

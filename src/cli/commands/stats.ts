@@ -1,5 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { SweepCatalog } from '../../catalog/sweeps.ts';
+import { config } from '../../config.ts';
 import { MmrunError } from '../../errors.ts';
 import { resolveRunsDir } from '../../runs-dir.ts';
 import { statsJson as toJson } from '../../stats/json.ts';
@@ -134,7 +135,7 @@ function progressReporter(stream: NodeJS.WriteStream = process.stderr): {
   update: (p: StatsProgress) => void;
   done: () => void;
 } {
-  const logEveryMs = Number(process.env.MMRUN_PROGRESS_LOG_MS ?? 5000);
+  const logEveryMs = config().progressLogMs;
   let shown = false;
   let enabled = false;
   let lastLog = 0;

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { pageOut, populateWrite } from '../storage/mmap.ts';
-import type { Segment } from '../storage/segment.ts';
+import { config } from '../../config.ts';
+import { pageOut, populateWrite } from '../mmap.ts';
+import type { Segment } from '../segment.ts';
 
 // Why: every new page-cache page the loop writes must first be allocated and zero-filled by
 // the kernel, and on a virtual machine whose free memory goes back to the host (free page
@@ -44,12 +45,8 @@ export interface DropBehindSetting {
  * sets the lag (tests use a small one); unset, the loop decides (see above).
  */
 export function dropBehindSetting(): DropBehindSetting {
-  const setting = process.env.MMRUN_DROP_BEHIND;
-  if (setting === 'off' || setting === '0') return { use: 'off', lag: DROP_BEHIND_LAG };
-  if (setting === 'on') return { use: 'on', lag: DROP_BEHIND_LAG };
-  const lag = Number(setting);
-  if (setting !== undefined && Number.isSafeInteger(lag) && lag > 0) return { use: 'on', lag };
-  return { use: 'auto', lag: DROP_BEHIND_LAG };
+  const { use, lag } = config().dropBehind;
+  return { use, lag: lag ?? DROP_BEHIND_LAG };
 }
 
 /** Times fresh pages: bytes/s of populating [from, to) of a segment's `data`, undefined if refused. */

@@ -4,7 +4,7 @@
 // exporting a 1 GiB segment would make the process 1 GiB large. MADV_DONTNEED on the pages
 // already consumed drops them from this process; they stay in the page cache and a later
 // access simply faults them in again, so this never changes what is read.
-import { adviseSequential, PAGE_SIZE, releasePages } from '../storage/mmap.ts';
+import { adviseSequential, PAGE_SIZE, releasePages } from '../mmap.ts';
 
 /**
  * A sequential reader's view of one mapping: `data` is a view into it (a segment's rows),

@@ -4,9 +4,9 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DropBehind } from '../../src/runner/drop-behind.ts';
 import { layoutOf } from '../../src/storage/dtype.ts';
 import { mapFile, PAGE_SIZE } from '../../src/storage/mmap.ts';
+import { DropBehind } from '../../src/storage/paging/drop-behind.ts';
 import { Segment } from '../../src/storage/segment.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 

@@ -1,8 +1,9 @@
 import * as os from 'node:os';
-import { MmrunError } from '../errors.ts';
-import { MADV_DONTNEED, MADV_POPULATE_WRITE, MMAP_ADDON, MMAP_BINARY, PAGE_SIZE } from '../storage/mmap.ts';
-import type { Segment } from '../storage/segment.ts';
-import { siblingModule, startHelper } from '../threads.ts';
+import { config, type Switch } from '../../config.ts';
+import { MmrunError } from '../../errors.ts';
+import { siblingModule, startHelper } from '../../threads.ts';
+import { MADV_DONTNEED, MADV_POPULATE_WRITE, MMAP_ADDON, MMAP_BINARY, PAGE_SIZE } from '../mmap.ts';
+import type { Segment } from '../segment.ts';
 import {
   AT,
   CRC_FROM,
@@ -131,9 +132,8 @@ export interface PageHelper {
  * forces it), e.g. to measure its effect.
  */
 export function prefaultWanted(busy: number): boolean {
-  const setting = process.env.MMRUN_PREFAULT;
-  if (setting === 'off' || setting === '0') return false;
-  if (setting === 'on' || setting === '1') return true;
+  const setting = config().prefault;
+  if (setting !== 'auto') return setting === 'on';
   return os.availableParallelism() > busy;
 }
 
@@ -143,11 +143,11 @@ export function prefaultWanted(busy: number): boolean {
  * `MMRUN_WRITE_BEHIND_BYTES=<n>` (write back every n bytes, a multiple of the page size;
  * small values let the end-to-end tests kill a process while the helper writes back).
  */
-export function pageHelperSettings(): { readonly use: 'auto' | 'on' | 'off'; readonly syncChunk?: number } {
-  const use = process.env.MMRUN_PAGE_HELPER;
-  const chunk = Number(process.env.MMRUN_WRITE_BEHIND_BYTES);
-  const syncChunk = Number.isSafeInteger(chunk) && chunk > 0 && chunk % PAGE_SIZE === 0 ? chunk : undefined;
-  return { use: use === 'off' || use === 'on' ? use : 'auto', ...(syncChunk ? { syncChunk } : {}) };
+export function pageHelperSettings(): { readonly use: Switch; readonly syncChunk?: number } {
+  const { pageHelper, writeBehindBytes: chunk } = config();
+  // config.ts checks a multiple of 4096; a machine with larger pages ignores other values.
+  const syncChunk = chunk !== undefined && chunk % PAGE_SIZE === 0 ? chunk : undefined;
+  return { use: pageHelper, ...(syncChunk ? { syncChunk } : {}) };
 }
 
 /** A loop writing less than this gets no page helper: the thread would have nothing to do. */
@@ -219,19 +219,23 @@ export function startPageHelper(options: PageHelperOptions = {}): PageHelper {
   const shared = new SharedArrayBuffer(PATH_START + PATH_BYTES);
   const ctl = new Int32Array(shared, 0, PATH_START / 4);
   const pathBytes = new Uint8Array(shared, PATH_START, PATH_BYTES);
-  const helper = startHelper(PAGE_HELPER_THREAD, {
-    shared,
-    addon: MMAP_ADDON,
-    binary: MMAP_BINARY,
-    prefault: options.prefault ?? true,
-    lead: options.lead ?? PREFAULT_LEAD,
-    populateChunk: POPULATE_CHUNK,
-    syncChunk: options.syncChunk ?? WRITE_BEHIND_CHUNK,
-    failWriteBack: options.failWriteBack === true,
-    advice: options.advice ?? MADV_POPULATE_WRITE,
-    dontneed: MADV_DONTNEED,
-    page: PAGE_SIZE,
-  });
+  const helper = startHelper(
+    PAGE_HELPER_THREAD,
+    {
+      shared,
+      addon: MMAP_ADDON,
+      binary: MMAP_BINARY,
+      prefault: options.prefault ?? true,
+      lead: options.lead ?? PREFAULT_LEAD,
+      populateChunk: POPULATE_CHUNK,
+      syncChunk: options.syncChunk ?? WRITE_BEHIND_CHUNK,
+      failWriteBack: options.failWriteBack === true,
+      advice: options.advice ?? MADV_POPULATE_WRITE,
+      dontneed: MADV_DONTNEED,
+      page: PAGE_SIZE,
+    },
+    'the page helper thread',
+  );
   // Byte of the helper's mapping where the followed segment's `data` starts; its file.
   let base = 0;
   let rowBytes = 0;

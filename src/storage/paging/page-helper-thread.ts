@@ -4,8 +4,8 @@
 // It shares only the control block of page-helper-slots.ts with the loop thread.
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { workerData } from 'node:worker_threads';
-import { helperStopped } from '../threads.ts';
+import { helperStopped, threadData } from '../../threads.ts';
+import { crc32cOf } from '../checksum.ts';
 import {
   AT,
   CRC_FROM,
@@ -57,16 +57,9 @@ interface Addon {
   sync_lib_private__?(map: Buffer, offset: number, length: number, blocking: boolean, invalidate: boolean): void;
 }
 
-const data = workerData as PageHelperThreadData;
+const data = threadData<PageHelperThreadData>();
 const { lead, populateChunk, syncChunk, advice, dontneed, page, failWriteBack } = data;
 const require = createRequire(import.meta.url);
-// CRC32C of what it writes back, so that the loop's flush only checksums the tail.
-let crc32c: ((input: Uint8Array, initial?: number) => number) | undefined;
-try {
-  crc32c = (require('@node-rs/crc32') as { crc32c: typeof crc32c }).crc32c;
-} catch {
-  crc32c = undefined;
-}
 let prefault = data.prefault;
 const ctl = new Int32Array(data.shared, 0, PATH_START / 4);
 const pathBytes = new Uint8Array(data.shared, PATH_START, PATH_BYTES);
@@ -140,7 +133,7 @@ function follow(m: Addon): void {
 
 // Extends the running CRC up to byte `end` (bytes the loop wrote and the helper just wrote
 // back), starting over where the loop last flushed, and publishes it.
-function checksum(view: Buffer, crcOf: NonNullable<typeof crc32c>, end: number): void {
+function checksum(view: Buffer, end: number): void {
   const from = Atomics.load(ctl, FLUSHED);
   if (from !== crcFrom) {
     crcFrom = from;
@@ -148,7 +141,7 @@ function checksum(view: Buffer, crcOf: NonNullable<typeof crc32c>, end: number):
     crc = 0;
   }
   if (end <= crcTo) return;
-  crc = crcOf(view.subarray(crcTo, end), crc) >>> 0;
+  crc = crc32cOf(view.subarray(crcTo, end), crc);
   crcTo = end;
   Atomics.add(ctl, CRC_GEN, 1);
   Atomics.store(ctl, CRC_SEGMENT, gen);
@@ -195,7 +188,8 @@ function work(m: Addon): number {
     }
     synced = end;
     Atomics.store(ctl, SYNCED, synced);
-    if (crc32c) checksum(view, crc32c, end);
+    // CRC32C of what it wrote back (storage/checksum.ts), so the loop's flush only checksums the tail.
+    checksum(view, end);
     return -1;
   }
   if (prefault && populated < Math.min(length, at + lead)) return populate(m, view);
