@@ -108,7 +108,7 @@ export class Segment {
     const header = encodeHeader(expected.layout, expected.rows);
     const size = header.length + expected.rows * expected.layout.itemsize;
     const dir = path.dirname(file);
-    const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+    const tmp = temporaryOf(file);
     fs.rmSync(tmp, { force: true });
     let fd = -1;
     try {
@@ -149,7 +149,7 @@ export class Segment {
     const { dataOffset } = validateSegment(file, old);
     const header = encodeHeader(old.layout, rows);
     const dir = path.dirname(file);
-    const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+    const tmp = temporaryOf(file);
     const src = fs.openSync(file, 'r');
     let fd = -1;
     try {
@@ -188,6 +188,31 @@ export class Segment {
     if (toRow <= fromRow) return;
     syncRange(this.#mapping, this.#dataStart + fromRow * itemsize, this.#dataStart + toRow * itemsize, this.path);
   }
+}
+
+/** The temporary file a segment is written to (by this process) before it takes its name. */
+function temporaryOf(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+}
+
+/** Matches {@link temporaryOf}'s names: `.<segment>.npy.<pid>.tmp`. */
+const TEMPORARY = /^\.\d+\.npy\.\d+\.tmp$/;
+
+/**
+ * Removes the segment temporaries a killed process left in `dir` (see {@link Segment.write},
+ * {@link Segment.grow}). Only the owner of the run in `dir` may call this: another live
+ * process may be writing one.
+ */
+export function removeSegmentTemporaries(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    if (TEMPORARY.test(name)) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+/** The rows a segment file's header declares, or undefined if there is no such file. */
+export function rowsInHeader(file: string): number | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  return readHeader(file).shape[0];
 }
 
 /**
