@@ -8,6 +8,6 @@ import module from 'node:module';
 module.enableCompileCache?.();
 // `run --workers K`, `resume` of a sharded run: the shard workers boot while the CLI loads
 // its own modules.
-const { workersWanted, prestartShardWorkers } = await import('../dist/runner/worker-pool.js');
-prestartShardWorkers(await workersWanted(process.argv.slice(2)));
+const { prestartWorkers } = await import('../dist/cli/prestart.js');
+await prestartWorkers(process.argv.slice(2));
 await import('../dist/cli/main.js');

@@ -40,14 +40,46 @@ export function applyParams(
     }
     const key = item.slice(0, eq);
     const raw = item.slice(eq + 1);
-    if (!Object.hasOwn(defaults, key)) {
-      throw new MmrunError('BAD_PARAM', `unknown param ${show(key)}`, {
-        remedy: `this experiment's params are: ${known.join(', ') || '(none)'}`,
-      });
-    }
+    if (!Object.hasOwn(defaults, key)) throw unknownParam(key, known);
     out[key] = parseParam(key, raw, defaults[key]!);
   }
   return out;
+}
+
+/**
+ * Applies typed overrides to parameter defaults: each key must be a param of the
+ * experiment, each value of its default's type.
+ * @throws MmrunError BAD_PARAM naming the key, the value and the expected type.
+ */
+export function overrideParams(
+  defaults: Readonly<Record<string, ParamValue>>,
+  overrides: Readonly<Record<string, ParamValue>>,
+): Record<string, ParamValue> {
+  const out: Record<string, ParamValue> = { ...defaults };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!Object.hasOwn(defaults, key)) throw unknownParam(key, Object.keys(defaults));
+    const def = defaults[key]!;
+    if (typeof value !== typeof def) {
+      const type = TYPE_NAMES[typeof def as keyof typeof TYPE_NAMES];
+      throw new MmrunError(
+        'BAD_PARAM',
+        `param '${key}' expects ${type} (its default is ${show(def)}), got ${show(value)}`,
+        {
+          remedy: `pass ${type} for '${key}'`,
+        },
+      );
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+const TYPE_NAMES = { number: 'a number', boolean: 'a boolean (true/false)', string: 'a string' } as const;
+
+function unknownParam(key: string, known: readonly string[]): MmrunError {
+  return new MmrunError('BAD_PARAM', `unknown param ${show(key)}`, {
+    remedy: `this experiment's params are: ${known.join(', ') || '(none)'}`,
+  });
 }
 
 function parseParam(key: string, raw: string, def: ParamValue): ParamValue {

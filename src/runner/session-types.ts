@@ -1,6 +1,6 @@
-// What a session of a run reports while it runs and when it ends: the types both drivers
-// return (the single loop in run.ts, the worker threads in shards.ts), kept below both so
-// neither imports the other.
+// What a session of a run reports while it runs and when it ends: the types both engines
+// report (the loop in this thread, loop-engine.ts; the worker threads, shards.ts) and
+// session.ts returns, kept below all of them.
 import type { MmrunError } from '../errors.ts';
 
 /** What a running loop reports every `PROGRESS_MS` (runner/loop.ts; see `onProgress`). */

@@ -1,34 +1,16 @@
-import type { Logger } from 'pino';
-import type { Bundle } from '../bundle/bundle.ts';
-import type { Catalog, RunRecord, ShardRecord } from '../catalog/catalog.ts';
-import { startHeartbeat } from '../catalog/heartbeat.ts';
+import type { RunRecord, ShardRecord } from '../catalog/catalog.ts';
 import { MmrunError, mmrunErrorFromWire } from '../errors.ts';
-import type { SegmentedArray } from '../storage/segmented-array.ts';
-import type { FlushPolicy } from './flush-policy.ts';
-import { asRunError, type FlushRequest, type LoopOutcome, PROGRESS_MS } from './loop.ts';
-import type { Progress, RunResult } from './session-types.ts';
+import type { LoadedExperiment } from '../experiment/load.ts';
+import { asRunError, type LoopOutcome, PROGRESS_MS } from './loop.ts';
+import { type Engine, iterationOffsetOf, type Session, type SessionEnd } from './session.ts';
 import type { ShardCommand, ShardInput } from './shard-protocol.ts';
 import { type ShardThread, startShardWorker, takeShardThread } from './worker-pool.ts';
 
-/** The most worker threads a run may use. */
-export const MAX_WORKERS = 256;
-
-/** A session of a sharded run, once the coordinator owns it. */
-export interface ShardSession {
-  readonly run: RunRecord;
-  readonly runDir: string;
-  readonly catalog: Catalog;
-  readonly array: SegmentedArray;
-  readonly experimentPath: string;
-  readonly sourceHash: string;
-  /** The experiment as bundled by the coordinator; every worker imports this file. */
-  readonly bundle: Bundle;
-  readonly log: Logger;
-  readonly policy: FlushPolicy;
-  readonly stop: AbortSignal | undefined;
-  readonly flushRequest: FlushRequest | undefined;
-  readonly onProgress: ((progress: Progress) => void) | undefined;
-}
+/**
+ * The experiment every shard's worker imports: the coordinator's bundle (nothing is
+ * compiled in a worker), with the path and source hash the coordinator checked.
+ */
+export type ShardedExperiment = Pick<LoadedExperiment, 'path' | 'sourceHash' | 'bundle'>;
 
 /** How one shard's worker ended this session. */
 interface ShardEnd {
@@ -42,19 +24,24 @@ interface ShardEnd {
 }
 
 /**
- * Drives a sharded run: one worker thread per unfinished shard, each running the loop over
- * its own rows, mapping only those rows, and msyncing them before it asks this thread —
- * the only one that writes the catalog — to commit that shard's flushed index (DESIGN
- * invariant 1 per shard). A stop (signal) reaches every worker; each flushes and ends
- * `interrupted`. The first failure stops the others the same way, and the run is recorded
- * `failed` naming the shard and the iteration; every shard's flushed rows stay valid.
+ * The engine of a sharded run: one worker thread per unfinished shard, each running the
+ * loop over its own rows, mapping only those rows, and msyncing them before it asks this
+ * thread — the only one that writes the catalog — to commit that shard's flushed index
+ * (DESIGN invariant 1 per shard). A stop (signal) reaches every worker; each flushes and
+ * ends `interrupted`. The first failure stops the others the same way, and the session
+ * ends `failed` naming the shard and the iteration; every shard's flushed rows stay valid.
  */
-export async function driveShards(s: ShardSession): Promise<RunResult> {
-  const { run, catalog } = s;
+export function workersPerShard(experiment: ShardedExperiment): Engine {
+  return (s) => driveShards(s, experiment);
+}
+
+async function driveShards(s: Session, experiment: ShardedExperiment): Promise<SessionEnd> {
+  const { run, store: catalog } = s;
+  const { signal: stop, flushRequest, onProgress } = s.hooks;
   const id = run.id;
   const shards = run.shards;
   const doneBefore = run.doneRows;
-  const offset = run.jobShard?.firstIteration ?? 0;
+  const offset = iterationOffsetOf(run);
   const open = shards.filter((shard) => shard.flushedRows < shard.endRow);
   const t0 = performance.now();
   try {
@@ -63,10 +50,9 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
     for (const shard of open) s.array.ensure(s.array.segmentOf(shard.flushedRows));
   } catch (caught) {
     // A full disk here is recorded like one in the loop: the run is failed, not left running.
-    return record(s, [], asRunError(caught, id), undefined, t0);
+    return sessionEnd([], asRunError(caught, id), undefined, performance.now() - t0, run);
   }
 
-  const heartbeat = startHeartbeat(catalog.file, id);
   const workers: ShardThread[] = [];
   const rows = new Map<number, number>(shards.map((shard) => [shard.shard, shard.flushedRows]));
   const flushed = new Map<number, number>(rows);
@@ -82,15 +68,15 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
     stopping ??= reason;
     broadcast({ type: 'stop', reason });
   };
-  const onAbort = () => stopAll(String(s.stop?.reason ?? 'abort'));
+  const onAbort = () => stopAll(String(stop?.reason ?? 'abort'));
 
   const runShard = (shard: ShardRecord): Promise<ShardEnd> => {
     const input: ShardInput = {
       runId: id,
       runDir: s.runDir,
-      experimentPath: s.experimentPath,
-      sourceHash: s.sourceHash,
-      bundle: s.bundle,
+      experimentPath: experiment.path,
+      sourceHash: experiment.sourceHash,
+      bundle: experiment.bundle,
       columns: run.columns,
       totalRows: run.iterations,
       segmentRows: run.segmentRows,
@@ -159,11 +145,11 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
     });
   };
 
-  s.stop?.addEventListener('abort', onAbort);
-  if (s.stop?.aborted) onAbort();
+  stop?.addEventListener('abort', onAbort);
+  if (stop?.aborted) onAbort();
   const timer = setInterval(() => {
-    if (s.flushRequest?.take()) broadcast({ type: 'flush' });
-    if (!s.onProgress) return;
+    if (flushRequest?.take()) broadcast({ type: 'flush' });
+    if (!onProgress) return;
     const now = performance.now();
     let total = 0;
     let safe = 0;
@@ -171,7 +157,7 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
       total += (rows.get(shard.shard) ?? shard.flushedRows) - shard.startRow;
       safe += (flushed.get(shard.shard) ?? shard.flushedRows) - shard.startRow;
     }
-    s.onProgress({
+    onProgress({
       id,
       rows: total,
       iterations: run.iterations,
@@ -183,73 +169,39 @@ export async function driveShards(s: ShardSession): Promise<RunResult> {
       rowsAtRisk: total - safe,
     });
   }, PROGRESS_MS);
+  let ends: readonly ShardEnd[];
+  let elapsedMs: number;
   try {
-    const ends = await Promise.all(open.map(runShard));
-    return record(s, ends, commitError, failure, t0);
+    ends = await Promise.all(open.map(runShard));
+    elapsedMs = performance.now() - t0;
   } finally {
     clearInterval(timer);
-    s.stop?.removeEventListener('abort', onAbort);
+    stop?.removeEventListener('abort', onAbort);
     await Promise.all(workers.map((worker) => worker.terminate()));
-    await heartbeat.stop();
   }
+  return sessionEnd(ends, commitError, failure, elapsedMs, run, String(stop?.reason ?? 'abort'));
 }
 
-/** Records how a sharded session ended: failed (first failure), else interrupted, else completed. */
-function record(
-  s: ShardSession,
+/** How a sharded session ended: failed (first failure), else interrupted, else completed. */
+function sessionEnd(
   ends: readonly ShardEnd[],
   commitError: MmrunError | undefined,
   failure: ShardEnd | undefined,
-  t0: number,
-): RunResult {
-  const { catalog, log } = s;
-  const id = s.run.id;
-  const after = catalog.getRun(id);
-  const elapsedMs = performance.now() - t0;
-  const flushes = ends.reduce((n, e) => n + e.flushes, 0);
-  const computed = ends.reduce((n, e) => n + e.rows - e.shard.flushedRows, 0);
+  elapsedMs: number,
+  run: RunRecord,
+  stopReason?: string,
+): SessionEnd {
   const base = {
-    id,
-    runDir: s.runDir,
-    startRow: s.run.flushedRows,
-    flushedRows: after.flushedRows,
-    iterations: s.run.iterations,
+    computedRows: ends.reduce((n, e) => n + e.rows - e.shard.flushedRows, 0),
+    flushes: ends.reduce((n, e) => n + e.flushes, 0),
     elapsedMs,
-    rowsPerSecond: elapsedMs > 0 ? (computed * 1000) / elapsedMs : 0,
-    flushes,
   };
-  const shardsLine = after.shards.map((shard) => `${shard.shard}:${shard.flushedRows - shard.startRow}`).join(' ');
   if (failure || commitError) {
-    const error = shardError(failure, commitError, s.run.shards.length);
-    const iteration = failure && failure.rows + (s.run.jobShard?.firstIteration ?? 0);
-    try {
-      catalog.finish(
-        id,
-        'failed',
-        {
-          type: 'failed',
-          data: { shard: failure?.shard.shard, iteration, code: error.code, message: error.message },
-        },
-        { message: `${error.code}: ${error.message}`, iteration },
-      );
-    } catch (recordError) {
-      log.error({ event: 'record-failed', err: recordError }, 'could not record the failure');
-    }
-    log.error({ event: 'failed', shard: failure?.shard.shard, iteration, code: error.code, err: error }, 'run failed');
-    return { ...base, status: 'failed', error };
+    const error = shardError(failure, commitError, run.shards.length);
+    const failedAt = failure ? { iteration: failure.rows + iterationOffsetOf(run), shard: failure.shard.shard } : {};
+    return { ...base, status: 'failed', error, failedAt };
   }
-  const interrupted = ends.find((e) => e.status === 'interrupted');
-  if (interrupted) {
-    const signal = String(s.stop?.reason ?? 'abort');
-    catalog.finish(id, 'interrupted', {
-      type: 'signal',
-      data: { signal, flushedRows: after.flushedRows, doneRows: after.doneRows },
-    });
-    log.info({ event: 'interrupted', signal, shards: shardsLine }, 'run interrupted');
-    return { ...base, status: 'interrupted', stopReason: signal };
-  }
-  catalog.finish(id, 'completed', { type: 'completed', data: { rows: s.run.iterations } });
-  log.info({ event: 'completed', rows: s.run.iterations, shards: s.run.shards.length }, 'run completed');
+  if (ends.some((e) => e.status === 'interrupted')) return { ...base, status: 'interrupted', stopReason };
   return { ...base, status: 'completed' };
 }
 

@@ -177,6 +177,29 @@ export class Segment {
 }
 
 /**
+ * Matches the temporaries {@link Segment.write} and {@link Segment.grow} write before a
+ * segment takes its name (atomic-file.ts, `temporary: 'per-process'`): `.<segment>.npy.<pid>.tmp`.
+ */
+const TEMPORARY = /^\.\d+\.npy\.\d+\.tmp$/;
+
+/**
+ * Removes the segment temporaries a killed process left in `dir` (see {@link Segment.write},
+ * {@link Segment.grow}). Only the owner of the run in `dir` may call this: another live
+ * process may be writing one.
+ */
+export function removeSegmentTemporaries(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    if (TEMPORARY.test(name)) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+/** The rows a segment file's header declares, or undefined if there is no such file. */
+export function rowsInHeader(file: string): number | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  return readHeader(file).shape[0];
+}
+
+/**
  * Checks a segment file against what the catalog and the experiment expect, reading only
  * its header and size. Every mismatch names both values.
  */

@@ -3,6 +3,7 @@
 // (point-worker.ts).
 import type { PointRecord } from '../catalog/sweeps.ts';
 import type { ParamValue } from '../experiment/define.ts';
+import { applyParams } from '../experiment/params.ts';
 import { type Progress, type RunResult, resumeRun, type SharedResources, startRun } from '../runner/run.ts';
 import type { GridAxis, ParamSet } from './grid.ts';
 
@@ -40,7 +41,10 @@ export function runOne(
       experiment: shared.loaded.path,
       iterations: spec.iterations,
       seed: point.seed,
-      params: [...spec.params, ...paramArgs(point.params as Record<string, ParamValue>)],
+      params: applyParams(shared.loaded.params, [
+        ...spec.params,
+        ...paramArgs(point.params as Record<string, ParamValue>),
+      ]),
       id: point.runId,
       ...(spec.flushEvery === null ? {} : { flushEvery: spec.flushEvery }),
       ...(spec.flushInterval === null ? {} : { flushInterval: spec.flushInterval }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MmrunError } from '../../src/errors.ts';
-import { applyParams, parseCount } from '../../src/experiment/params.ts';
+import { applyParams, overrideParams, parseCount } from '../../src/experiment/params.ts';
 
 function thrown(fn: () => unknown): MmrunError {
   try {
@@ -137,5 +137,32 @@ describe('applyParams', () => {
     expect(e.code).toBe('BAD_PARAM');
     expect(e.message).toContain('key=value');
     expect(e.remedy).toContain('rate');
+  });
+});
+
+describe('overrideParams (typed values, as the library takes them)', () => {
+  const defaults = { rate: 0.5, verbose: false, label: 'a' };
+
+  it("applies values of each default's type over the defaults", () => {
+    expect(overrideParams(defaults, { rate: 2, label: 'b' })).toEqual({ rate: 2, verbose: false, label: 'b' });
+    expect(overrideParams(defaults, {})).toEqual(defaults);
+    expect(overrideParams(defaults, { rate: Number.NaN }).rate).toBeNaN();
+  });
+
+  it('refuses an unknown key (BAD_PARAM naming the known ones)', () => {
+    const e = thrown(() => overrideParams(defaults, { speed: 3 }));
+    expect(e.code).toBe('BAD_PARAM');
+    expect(e.message).toContain("'speed'");
+    expect(e.remedy).toContain('rate, verbose, label');
+  });
+
+  it.each([
+    [{ rate: '2' }, "param 'rate' expects a number (its default is 0.5), got '2'"],
+    [{ verbose: 1 }, "param 'verbose' expects a boolean (true/false) (its default is false), got 1"],
+    [{ label: true }, "param 'label' expects a string (its default is 'a'), got true"],
+  ])('refuses %j: a value of another type than the default (BAD_PARAM), never converted', (over, message) => {
+    const e = thrown(() => overrideParams(defaults, over));
+    expect(e.code).toBe('BAD_PARAM');
+    expect(e.message).toBe(message);
   });
 });

@@ -340,7 +340,7 @@ describe('an unfinished run', () => {
       iterations: 5_000_000,
       flushEvery: 1000,
       segmentRows: 40_000,
-      params: ['work=200'],
+      params: { work: 200 },
       signal: controller.signal,
       onStart: () => {
         const timer = setInterval(() => {

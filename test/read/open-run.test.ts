@@ -18,7 +18,7 @@ beforeAll(async () => {
   runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmrun-read-'));
   await startRun({ experiment: path.join(FIXTURES, 'aligned.ts'), runsDir, id: 'aligned', seed: 1, segmentRows: 1200 });
   await startRun({ experiment: ALLTYPES, runsDir, id: 'all', seed: 1, segmentRows: 700 });
-  await startRun({ experiment: path.join(FIXTURES, 'throws.ts'), runsDir, id: 'part', seed: 1, params: ['at=500'] });
+  await startRun({ experiment: path.join(FIXTURES, 'throws.ts'), runsDir, id: 'part', seed: 1, params: { at: 500 } });
 });
 afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
 

@@ -7,6 +7,7 @@ import { Catalog } from '../../src/catalog/catalog.ts';
 import { currentOwner } from '../../src/catalog/ownership.ts';
 import { getRun } from '../../src/catalog/query.ts';
 import { MmrunError, StepError } from '../../src/errors.ts';
+import { parseCount } from '../../src/experiment/params.ts';
 import { CounterRng } from '../../src/experiment/rng.ts';
 import { type RunOptions, type RunResult, resumeRun, type StartInfo, startRun } from '../../src/runner/run.ts';
 import { readHeader } from '../../src/storage/npy.ts';
@@ -199,14 +200,16 @@ describe('startRun to completion', () => {
   it('takes iterations written like 1_000 or 1e3, or the experiment default', async () => {
     for (const iterations of ['1_000', '1e3', undefined]) {
       const { file, runsDir } = setup();
-      const result = await run(file, runsDir, { iterations });
+      const result = await run(file, runsDir, {
+        iterations: iterations === undefined ? undefined : parseCount(iterations),
+      });
       expect(result.flushedRows).toBe(1000);
     }
   });
 
   it('applies --param overrides, typed by the default, and records them', async () => {
     const { file, runsDir } = setup();
-    const result = await run(file, runsDir, { params: ['scale=1e-3'], iterations: 50 });
+    const result = await run(file, runsDir, { params: { scale: 1e-3 }, iterations: 50 });
     expect(getRun(runsDir, 'r').run.params).toEqual({ scale: 0.001, failAt: -1 });
     const data = rows(result.runDir);
     for (let i = 0; i < 50; i++) expect(data.readDoubleLE(i * ITEMSIZE + 4)).toBeLessThan(0.001);
@@ -239,8 +242,8 @@ describe('refusals before anything is written', () => {
     ['a bad flush-every', { flushEvery: 'often' }, 'BAD_OPTION'],
     ['a bad flush-interval', { flushInterval: 0 }, 'BAD_OPTION'],
     ['a bad segment size', { segmentRows: 0 }, 'BAD_OPTION'],
-    ['an unknown param', { params: ['speed=3'] }, 'BAD_PARAM'],
-    ['a mistyped param', { params: ['scale=big'] }, 'BAD_PARAM'],
+    ['an unknown param', { params: { speed: 3 } }, 'BAD_PARAM'],
+    ['a mistyped param', { params: { scale: 'big' } }, 'BAD_PARAM'],
   ] as const)('%s', async (_, over, code) => {
     const { file, runsDir } = setup();
     const e = await rejected(run(file, runsDir, over as Partial<RunOptions>));
@@ -289,7 +292,7 @@ describe('refusals before anything is written', () => {
 describe('a failing experiment', () => {
   it('throws at iteration k: status failed, STEP_FAILED naming k, rows before k kept', async () => {
     const { file, runsDir } = setup();
-    const result = await run(file, runsDir, { params: ['failAt=137'] });
+    const result = await run(file, runsDir, { params: { failAt: 137 } });
     expect(result.status).toBe('failed');
     // Stateful: the failed step may have changed ctx.state, so the last checkpoint (100) stays.
     expect(result.flushedRows).toBe(100);
@@ -316,14 +319,14 @@ describe('a failing experiment', () => {
 
   it('throws at iteration 0: nothing flushed but the run is recorded failed', async () => {
     const { file, runsDir } = setup();
-    const result = await run(file, runsDir, { params: ['failAt=0'] });
+    const result = await run(file, runsDir, { params: { failAt: 0 } });
     expect(result).toMatchObject({ status: 'failed', flushedRows: 0 });
     expect(getRun(runsDir, 'r').run).toMatchObject({ status: 'failed', errorIteration: 0 });
   });
 
   it('resuming a failed run retries from the failing iteration', async () => {
     const { file, runsDir } = setup();
-    await run(file, runsDir, { params: ['failAt=450'] });
+    await run(file, runsDir, { params: { failAt: 450 } });
     const again = await resumeRun({ runId: 'r', runsDir });
     expect(again).toMatchObject({ status: 'failed', startRow: 400, flushedRows: 400 });
     expect(again.error?.message).toContain('iteration 450');
@@ -331,7 +334,7 @@ describe('a failing experiment', () => {
 
   it('a rejected Promise from an async step is STEP_FAILED at its iteration', async () => {
     const { file, runsDir } = setup(ASYNC_WALK);
-    const result = await run(file, runsDir, { params: ['failAt=321'] });
+    const result = await run(file, runsDir, { params: { failAt: 321 } });
     expect(result).toMatchObject({ status: 'failed', flushedRows: 300 });
     expect(result.error?.code).toBe('STEP_FAILED');
     expect(result.error?.message).toContain('iteration 321');
@@ -599,7 +602,7 @@ describe('resume checks the experiment and the segments first', () => {
   it('the segment it would continue in is validated too, even past the flushed rows', async () => {
     const { file, runsDir } = setup();
     // Failing at a segment boundary leaves rows [0, 600) flushed and segment 2 already created.
-    const failed = await run(file, runsDir, { params: ['failAt=600'] });
+    const failed = await run(file, runsDir, { params: { failAt: 600 } });
     expect(failed.flushedRows).toBe(600);
     const seg = path.join(runsDir, 'r', '000002.npy');
     expect(fs.existsSync(seg)).toBe(true);

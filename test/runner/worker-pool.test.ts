@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { workersWanted } from '../../src/cli/prestart.ts';
 import { loadExperiment } from '../../src/experiment/load.ts';
 import type { ShardCommand, ShardInput, ShardMessage } from '../../src/runner/shard-protocol.ts';
 import {
@@ -10,7 +11,6 @@ import {
   prestartedShardWorkers,
   prestartShardWorkers,
   takeShardWorker,
-  workersWanted,
 } from '../../src/runner/worker-pool.ts';
 import { SegmentedArray } from '../../src/storage/segmented-array.ts';
 import { tmpDir } from '../helpers/tmp.ts';

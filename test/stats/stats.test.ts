@@ -26,8 +26,8 @@ beforeAll(async () => {
   const runs = [
     startRun({ experiment: DATA, runsDir, id: 'data', seed: 2, segmentRows: 7000 }),
     startRun({ experiment: ALLTYPES, runsDir, id: 'all', seed: 1, segmentRows: 700 }),
-    startRun({ experiment: THROWS, runsDir, id: 'empty', seed: 1, params: ['at=0'] }),
-    startRun({ experiment: THROWS, runsDir, id: 'part', seed: 1, params: ['at=500'] }),
+    startRun({ experiment: THROWS, runsDir, id: 'empty', seed: 1, params: { at: 0 } }),
+    startRun({ experiment: THROWS, runsDir, id: 'part', seed: 1, params: { at: 500 } }),
   ];
   for (const r of runs) await r;
 });

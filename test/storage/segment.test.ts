@@ -5,7 +5,7 @@ import { MmrunError } from '../../src/errors.ts';
 import { descrOf, layoutOf } from '../../src/storage/dtype.ts';
 import { encodeHeader, layoutFromDescr, readHeader } from '../../src/storage/npy.ts';
 import { formatDescr } from '../../src/storage/py-literal.ts';
-import { Segment, type SegmentExpectation } from '../../src/storage/segment.ts';
+import { removeSegmentTemporaries, rowsInHeader, Segment, type SegmentExpectation } from '../../src/storage/segment.ts';
 import { fileHash, tmpDir } from '../helpers/tmp.ts';
 
 const LAYOUT = layoutOf({ x: 'f8', y: 'u4' });
@@ -298,5 +298,22 @@ describe('Segment windows', () => {
     const { file } = created();
     expect(() => Segment.open(file, 'r', EXPECT, { from: 5, to: ROWS + 1 })).toThrow(RangeError);
     expect(() => Segment.open(file, 'r', EXPECT, { from: 4, to: 4 })).toThrow(RangeError);
+  });
+});
+
+describe('segment files left behind', () => {
+  it('removeSegmentTemporaries removes the temporaries of killed writers and nothing else', () => {
+    const { dir } = created();
+    const stale = ['.000001.npy.4242.tmp', '.000000.npy.17.tmp'];
+    const kept = ['000000.npy', 'run.log', '.000001.npy.tmp', 'x.npy.4242.tmp', '.000001.npy.4242.tmp.bak'];
+    for (const name of [...stale, ...kept.slice(1)]) fs.writeFileSync(path.join(dir, name), 'x');
+    removeSegmentTemporaries(dir);
+    expect(fs.readdirSync(dir).sort()).toEqual([...kept].sort());
+  });
+
+  it('rowsInHeader reads the rows a segment declares, undefined for no file', () => {
+    const { file, dir } = created();
+    expect(rowsInHeader(file)).toBe(ROWS);
+    expect(rowsInHeader(path.join(dir, '000001.npy'))).toBeUndefined();
   });
 });

@@ -5,6 +5,7 @@ import { resumeRun } from '../../runner/run.ts';
 import { resolveRunsDir } from '../../runs-dir.ts';
 import { resumeSweep } from '../../sweep/sweep.ts';
 import { deferred } from '../deferred.ts';
+import { extendToOf } from '../run-options.ts';
 import { runSession, type SessionArgs, sessionOptions } from '../session.ts';
 import { runSweepSession } from '../sweep-session.ts';
 
@@ -65,7 +66,7 @@ export const resumeCommand: CommandModule<object, ResumeArgs> = {
         runId: argv['run-id'],
         runsDir: argv['runs-dir'],
         allowChanged: argv['allow-changed'],
-        iterations: argv.iterations,
+        iterations: extendToOf(argv.iterations),
         ...hooks,
       }),
     );

@@ -2,6 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { startRun } from '../../runner/run.ts';
 import { parseShard, shardFromEnvironment } from '../../shards.ts';
 import { deferred } from '../deferred.ts';
+import { runOptionsOf } from '../run-options.ts';
 import { runSession, type SessionArgs, sessionOptions } from '../session.ts';
 
 interface RunArgs extends SessionArgs {
@@ -62,22 +63,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .example('$0 run pi --param batch=64 --id pi-1', 'an example by name, with a param and an id')
       .example('$0 run pi -n 1e8 --workers 2', 'two worker threads, each computing half of the rows'),
   handler: deferred((argv: ArgumentsCamelCase<RunArgs>) =>
-    runSession(argv, (hooks) =>
-      startRun({
-        experiment: argv.experiment,
-        runsDir: argv['runs-dir'],
-        iterations: argv.iterations,
-        seed: argv.seed,
-        params: argv.param,
-        id: argv.id,
-        flushEvery: argv['flush-every'],
-        flushInterval: argv['flush-interval'],
-        segmentRows: argv['segment-rows'],
-        workers: argv.workers,
-        shard:
-          argv.shard === undefined ? shardFromEnvironment(process.env, argv['shard-count']) : parseShard(argv.shard),
-        ...hooks,
-      }),
-    ),
+    runSession(argv, async (hooks) => {
+      const shard =
+        argv.shard === undefined ? shardFromEnvironment(process.env, argv['shard-count']) : parseShard(argv.shard);
+      return startRun({ ...(await runOptionsOf(argv, shard)), ...hooks });
+    }),
   ),
 };
