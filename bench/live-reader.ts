@@ -2,45 +2,74 @@
  * One reader of a live run for the liveReadersSlowdown benchmark:
  * `node --import tsx bench/live-reader.ts <runs-dir> <run-id> <interval-ms> <on-file>`.
  * Prints "waiting" once started. While <on-file> exists it polls like a user's reader: a
- * new snapshot (openRun, then refresh) every interval, summing the first column of the
- * rows flushed since the previous one; otherwise it only sleeps. On SIGTERM it prints
- * `@bench {"polls", "rows", "pollCpuMs"}` and exits.
+ * new snapshot (openRun, then refresh) every interval, and the running mean of the column
+ * `r2` over the rows flushed since the previous one (each new row read once); otherwise it
+ * only sleeps. On SIGTERM it prints `@bench {"polls", "rows", "mean", "pollCpuMs"}` and exits.
  */
 import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MmrunError } from '../src/errors.ts';
-import { openRun, type RunReader } from '../src/read/open-run.ts';
+import { openRun, type RunReader, type SegmentView } from '../src/read/open-run.ts';
 import { RESULT_PREFIX } from './lib/proc.ts';
 
 const [runsDir, id, interval, onFile] = process.argv.slice(2);
 const intervalMs = Number(interval);
-let reader: RunReader | undefined;
-let polls = 0;
-let read = 0;
-let sum = 0;
-// CPU milliseconds spent polling (the snapshots and reading the new rows), not sleeping.
-let pollCpuMs = 0;
+
+/** A running mean of one column, fed segment by segment. */
+class RunningMean {
+  count = 0;
+  sum = 0;
+  constructor(readonly column: string) {}
+
+  add(seg: SegmentView): void {
+    const c = seg.column(this.column);
+    let s = 0;
+    if (c.aligned) {
+      const { array, stride } = c;
+      for (let r = 0; r < seg.rows; r++) s += array[r * stride]!;
+    } else {
+      for (let r = 0; r < seg.rows; r++) s += c.view.getFloat64(c.byteOffset + r * c.byteStride, true);
+    }
+    this.sum += s;
+    this.count += seg.rows;
+  }
+
+  get mean(): number {
+    return this.sum / this.count;
+  }
+}
+
+const state = { reader: undefined as RunReader | undefined, polls: 0, read: 0, pollCpuMs: 0 };
+const mean = new RunningMean('r2');
+
+/** One poll: a newer snapshot, then the new rows into the mean. */
+function poll(): void {
+  const { reader } = state;
+  let next: RunReader;
+  try {
+    next = reader ? reader.refresh() : openRun(id!, { runsDir });
+  } catch (error) {
+    if (error instanceof MmrunError && error.code === 'RUN_NOT_FOUND') return;
+    throw error;
+  }
+  state.reader = next;
+  state.polls++;
+  for (const seg of next.rangeSegments(state.read, next.flushedRows)) mean.add(seg);
+  state.read = next.flushedRows;
+}
+
 process.on('SIGTERM', () => {
-  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ polls, rows: read, sum, pollCpuMs })}\n`);
+  const { polls, read, pollCpuMs } = state;
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ polls, rows: read, mean: mean.mean, pollCpuMs })}\n`);
   process.exit(0);
 });
 process.stdout.write('waiting\n');
 for (;;) {
   await sleep(intervalMs);
   if (!fs.existsSync(onFile!)) continue;
+  // CPU milliseconds spent polling (the snapshots and reading the new rows), not sleeping.
   const cpu = process.cpuUsage();
-  try {
-    reader = reader ? reader.refresh() : openRun(id!, { runsDir });
-  } catch (error) {
-    if (error instanceof MmrunError && error.code === 'RUN_NOT_FOUND') continue;
-    throw error;
-  }
-  polls++;
-  for (const seg of reader.rangeSegments(read, reader.flushedRows)) {
-    const c = seg.column(reader.columns[0]!);
-    if (c.aligned) for (let r = 0; r < seg.rows; r++) sum += c.array[r * c.stride]!;
-  }
-  read = reader.flushedRows;
+  poll();
   const used = process.cpuUsage(cpu);
-  pollCpuMs += (used.user + used.system) / 1000;
+  state.pollCpuMs += (used.user + used.system) / 1000;
 }

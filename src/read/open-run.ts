@@ -3,6 +3,7 @@ import { LingeringCatalogReader } from '../catalog/read-only.ts';
 import { MmrunError, show } from '../errors.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 import { type ColumnSpec, type ColumnsSpec, DTYPE_SIZE, type Field, type RowLayout } from '../storage/dtype.ts';
+import { ChainPages } from '../storage/paging/pages.ts';
 import type { Segment } from '../storage/segment.ts';
 import { type FlushedRangeOf, type FollowOptions, followRun } from './follow.ts';
 import { RunRows } from './rows.ts';
@@ -168,6 +169,8 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
   readonly #mapped: Map<number, Segment>;
   // The catalog connection refresh() reads through, shared along the chain likewise.
   readonly #catalog: LingeringCatalogReader;
+  // Drops the chain's pages of rows older than its previous snapshot (see ChainPages).
+  readonly #chainPages: ChainPages;
 
   /** @internal Use {@link openRun}. */
   constructor(
@@ -175,9 +178,11 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
     runsDir: string,
     mapped: Map<number, Segment> = new Map(),
     catalog: LingeringCatalogReader = new LingeringCatalogReader(runsDir),
+    chainPages: ChainPages = new ChainPages(source.run.segmentRows, source.layout.itemsize),
   ) {
     this.#mapped = mapped;
     this.#catalog = catalog;
+    this.#chainPages = chainPages;
     this.run = source.run;
     this.runsDir = runsDir;
     this.#source = source;
@@ -191,6 +196,7 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
     this.#segments = source
       .segments(0, source.flushedRows, mapped)
       .map((s) => segmentView(s, source.layout, source.run.id));
+    chainPages.advance(source.flushedRows, mapped);
   }
 
   /**
@@ -236,14 +242,17 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
 
   /**
    * A new snapshot of the same run, at least as new as this one (the writer never takes
-   * a flushed row back). This one stays valid.
+   * a flushed row back). This one stays valid. The chain's pages of rows this snapshot
+   * held are dropped from this process (never the data: reading them again faults them
+   * back in), so a follower does not keep the writer's flushed pages in memory; see
+   * {@link ChainPages}.
    * @example
    * let r = openRun('walk-1');
    * while (r.live) { await sleep(1000); r = r.refresh(); console.log(r.flushedRows); }
    */
   refresh(): RunReader<C> {
     const run = this.#catalog.readRun(this.run.id);
-    return new RunReader<C>(RunRows.fromRecord(run, this.runsDir), this.runsDir, this.#mapped, this.#catalog);
+    return this.#successor(run);
   }
 
   /**
@@ -258,11 +267,13 @@ export class RunReader<C extends ColumnsSpec = ColumnsSpec> {
    * }
    */
   follow(options: FollowOptions = {}): AsyncGenerator<FlushedRange<C>, void, undefined> {
-    return followRun(
-      this,
-      (run) => new RunReader<C>(RunRows.fromRecord(run, this.runsDir), this.runsDir, this.#mapped, this.#catalog),
-      options,
-    );
+    return followRun(this, (run) => this.#successor(run), options);
+  }
+
+  /** A newer snapshot on this chain's mappings, catalog connection and read-behind. */
+  #successor(run: RunRecord): RunReader<C> {
+    const source = RunRows.fromRecord(run, this.runsDir);
+    return new RunReader<C>(source, this.runsDir, this.#mapped, this.#catalog, this.#chainPages);
   }
 
   /**

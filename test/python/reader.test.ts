@@ -74,7 +74,7 @@ describe('python/mmrun_reader', () => {
       env: { ...process.env, PYTHONPATH: site, MMRUN_READER_RUNS: runsDir, PYTHONDONTWRITEBYTECODE: '1' },
     });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/Ran 11 tests/);
+    expect(r.stderr).toMatch(/Ran 12 tests/);
     // The tests ran the installed copy, not the repository's.
     const where = spawnSync(exe, ['-c', 'import mmrun_reader; print(mmrun_reader.__file__)'], {
       encoding: 'utf8',

@@ -1,6 +1,7 @@
 // Snapshots (openRun as a reader of live runs): what a snapshot holds, refresh(), follow()
 // and the read-only catalog. The live behaviour against a real writer is in
 // test/e2e/live-readers.test.ts.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,6 +25,20 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
 
 const catalogFile = () => path.join(runsDir, 'mmrun.sqlite');
+
+/**
+ * KiB of `file` resident in this process's read-only mappings of it (/proc/self/smaps; the
+ * writer's own mapping, if not yet collected, is `rw`).
+ */
+function residentKiB(file: string): number {
+  let total = 0;
+  let inFile = false;
+  for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inFile = line.split(/\s+/)[1] === 'r--s' && line.endsWith(` ${file}`);
+    else if (inFile && line.startsWith('Rss:')) total += Number(line.split(/\s+/)[1]);
+  }
+  return total;
+}
 
 /** Changes the catalog the way a writer would (a test-only shortcut). */
 function write(sql: string): void {
@@ -85,6 +100,22 @@ describe('a snapshot', () => {
         "UPDATE runs SET status = 'completed' WHERE id = 'one'; DELETE FROM checkpoints WHERE flushed_index IN (1234, 2500)",
       );
     }
+  });
+
+  it('refresh() drops the pages of rows the previous snapshot held from this process; they read the same again', async () => {
+    await startRun({ experiment: counter, runsDir, id: 'paged', seed: 1, iterations: 60_000, segmentRows: 60_000 });
+    const first = openRun('paged', { runsDir });
+    const segment = first.segments()[0]!;
+    const digest = (data: Buffer) => createHash('sha256').update(data).digest('hex'); // reads every page
+    const bytes = digest(segment.data);
+    const resident = () => residentKiB(segment.path);
+    expect(resident()).toBeGreaterThan((segment.data.length * 0.9) / 1024);
+    const next = first.refresh();
+    // Only the partial page at the end (the last rows of the previous snapshot's end) may stay.
+    expect(resident()).toBeLessThanOrEqual(8);
+    expect(next.segments()[0]!.data.buffer).toBe(segment.data.buffer); // the same mapping, dropped
+    expect([digest(next.segments()[0]!.data), digest(segment.data)]).toEqual([bytes, bytes]);
+    expect(next.column('i').get(59_999)).toBe(59_999);
   });
 
   it('follow(): the snapshot from the start, nothing more for a finished run; a live one until the abort', async () => {

@@ -3,6 +3,7 @@ mapped read-only with ``np.load(path, mmap_mode="r")``, only rows below the flus
 """
 import ast
 import json
+import mmap
 import os
 import socket
 import sqlite3
@@ -152,7 +153,7 @@ class RunSnapshot:
     run, each shard's flushed prefix: ``flushed_ranges``), which the writer never changes
     again. Holds no lock and no transaction; ``refresh()`` gives a newer snapshot."""
 
-    def __init__(self, runs_dir, run_id, _con=None, _read=None, _maps=None):
+    def __init__(self, runs_dir, run_id, _con=None, _read=None, _maps=None, _behind=None):
         self.runs_dir = os.path.abspath(runs_dir)
         self.run_id = run_id
         if _read is not None:
@@ -205,6 +206,9 @@ class RunSnapshot:
         # Segment mappings, shared with the snapshots refresh() and follow() make from this one:
         # a segment is loaded once, not at every poll.
         self._maps = {} if _maps is None else _maps
+        # Drops the pages of rows older than the chain's previous snapshot (see _ReadBehind).
+        self._behind = _ReadBehind() if _behind is None else _behind
+        self._behind.advance(self.flushed_rows, self._maps, self.segment_rows, self.itemsize)
 
     @property
     def live(self):
@@ -282,8 +286,11 @@ class RunSnapshot:
         return to_pandas(self.array())
 
     def refresh(self):
-        """A new snapshot of the run, at least as new as this one."""
-        return RunSnapshot(self.runs_dir, self.run_id, _maps=self._maps)
+        """A new snapshot of the run, at least as new as this one. The pages of rows this
+        snapshot held are dropped from this process's mappings (never the data: reading
+        them again faults them back in), so a follower does not keep the writer's flushed
+        pages in memory."""
+        return RunSnapshot(self.runs_dir, self.run_id, _maps=self._maps, _behind=self._behind)
 
     def follow(self, interval=0.1, timeout=None, from_start=False, until_completed=False):
         """Yields ``(start, end, snapshot)`` for each range of rows flushed after this snapshot
@@ -311,13 +318,50 @@ class RunSnapshot:
                 if now == seen and (not snap.live or not _owner_dead(snap.owner_pid, *snap._owner)):
                     continue
                 seen = now
-                snap = RunSnapshot(self.runs_dir, self.run_id, _con=(con, version), _maps=self._maps)
+                snap = RunSnapshot(
+                    self.runs_dir, self.run_id, _con=(con, version), _maps=self._maps, _behind=self._behind
+                )
                 for start, end in _subtract(snap.flushed_ranges, known):
                     yield start, end, snap
                 known = list(snap.flushed_ranges)
         finally:
             con.close()
 
+
+
+class _ReadBehind:
+    """Read-behind for a chain of snapshots (``refresh()``, ``follow()``) sharing their segment
+    mappings: when a snapshot is made, the pages holding only rows before the previous
+    snapshot's end are dropped from this process (``MADV_DONTNEED``). A page another process
+    maps is one the writer's drop-behind (``MADV_PAGEOUT`` of flushed pages) skips, so a
+    follower that kept every page it read mapped kept the writer's page cache growing. The
+    pages stay in the page cache (or on disk); reading them again brings the same bytes."""
+
+    def __init__(self):
+        self.end = 0
+        self.released = {}  # segment -> (its mmap, bytes of it dropped)
+
+    def advance(self, end, maps, segment_rows, itemsize):
+        before = self.end
+        self.end = max(before, end)
+        if before == 0 or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        for k, m in list(maps.items()):
+            first = k * segment_rows
+            mm = getattr(m, "_mmap", None)  # np.memmap's mapping, which starts page-aligned
+            if first >= before or mm is None:
+                continue
+            base = m.offset % mmap.ALLOCATIONGRANULARITY  # where row 0 lies in the mapping
+            to = (base + min(before - first, len(m)) * itemsize) // mmap.PAGESIZE * mmap.PAGESIZE
+            held, done = self.released.get(k, (None, 0))
+            if held is not mm:
+                done = 0
+            if to > done:
+                try:
+                    mm.madvise(mmap.MADV_DONTNEED, done, to - done)
+                except (OSError, ValueError):
+                    return  # the kernel refused: keep the pages, as before
+                self.released[k] = (mm, to)
 
 
 def _join(parts):

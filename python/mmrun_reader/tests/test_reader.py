@@ -22,6 +22,19 @@ from mmrun_reader import MmrunReaderError, open_run, open_sweep
 SOURCE = os.environ.get("MMRUN_READER_RUNS")
 
 
+def resident_kib(path):
+    """KiB of ``path`` resident in this process's read-only mappings of it (/proc/self/smaps)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and len(head) >= 5 and ":" in head[3]:
+                inside = head[1] == "r--s" and line.rstrip("\n").endswith(" " + path)
+            elif inside and head[0] == "Rss:":
+                total += int(head[1])
+    return total
+
+
 @unittest.skipUnless(SOURCE, "set MMRUN_READER_RUNS (the vitest test test/python/reader.test.ts does)")
 class ReaderTest(unittest.TestCase):
     def setUp(self):
@@ -88,6 +101,18 @@ class ReaderTest(unittest.TestCase):
         self.assertEqual(len(old.array()), 1500)  # the old snapshot is unchanged
         self.assertIs(new.segments()[1].array.base, old_segments[1].array.base)  # one mapping
         self.assertIsNot(open_run(self.runs, "one").segments()[1].array.base, old_segments[1].array.base)
+
+    def test_refresh_drops_the_pages_of_rows_already_held_and_they_read_the_same(self):
+        first = open_run(self.runs, "sharded")  # 3000 rows in one segment
+        seg = first.segments()[0]
+        path = os.path.abspath(seg.path)
+        data = np.array(seg.array)  # a copy: reads every page
+        self.assertGreater(resident_kib(path), seg.array.nbytes * 0.9 / 1024)
+        new = first.refresh()
+        self.assertLessEqual(resident_kib(path), 8)  # the partial page at the end may stay
+        self.assertIs(new.segments()[0].array.base, seg.array.base)  # one mapping, dropped
+        self.assertTrue(np.array_equal(new.array(), data))
+        self.assertTrue(np.array_equal(seg.array, data))
 
     def test_sharded_run_has_each_shards_prefix(self):
         self.sql("UPDATE shards SET flushed_index = start_row + 100 WHERE run_id = 'sharded'")
