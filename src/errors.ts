@@ -54,7 +54,9 @@ export type ErrorCode =
   | 'SHARDS_MISMATCH'
   | 'SLURM_FAILED'
   | 'BAD_GRID'
-  | 'SWEEP_TOO_LARGE';
+  | 'SWEEP_TOO_LARGE'
+  | 'SWEEP_INCOMPLETE'
+  | 'SWEEP_MISMATCH';
 
 export interface MmrunErrorOptions {
   /** What the user should do next. Printed after the message. */
