@@ -216,7 +216,7 @@ describe('mmrun slurm --sweep', () => {
     expect(again.stderr).toContain('RUN_EXISTS');
     expect(again.stderr).toContain("sweep 'sw' already exists");
     expect(tree(into)).toEqual(snapshot);
-  });
+  }, 240_000);
 
   it('merge --partial records missing and unfinished points; `mmrun resume <sweep>` finishes them here', async () => {
     const root = tmp();
@@ -257,7 +257,7 @@ describe('mmrun slurm --sweep', () => {
     const resumed = await mmrun(['resume', 'pt', '--jobs', '1'], into);
     expect(resumed.code, resumed.stderr).toBe(0);
     await expectPointsEqualReference(into, 'pt');
-  });
+  }, 240_000);
 
   it('bad input: coded errors with a remedy, nothing created or overwritten', async () => {
     const root = tmp();
@@ -334,7 +334,7 @@ describe('mmrun slurm --sweep', () => {
     expect(corrupt.stderr).toContain('CHECKSUM_MISMATCH');
     expect(corrupt.stderr).toContain('point 3');
     expect(tree(into)).toEqual({});
-  });
+  }, 120_000);
 
   it('a task refuses an experiment file changed since the sweep was planned', async () => {
     const root = tmp();
@@ -349,5 +349,5 @@ describe('mmrun slurm --sweep', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('EXPERIMENT_CHANGED');
     expect(peekRun(local, 'ch-p0000')).toBeUndefined();
-  });
+  }, 120_000);
 });
