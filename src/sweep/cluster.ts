@@ -26,7 +26,7 @@ import {
   startRun,
 } from '../runner/run.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
-import type { ShardSpec } from '../shards.ts';
+import { type ShardSpec, shardFromEnvironment } from '../shards.ts';
 import type { SweepSpecJson } from './point.ts';
 import { pointRunOptions } from './point.ts';
 import { planSweep, type SweepOptions } from './sweep.ts';
@@ -172,8 +172,14 @@ export function readSweepPlan(file: string): SweepPlanFile {
 export interface PlannedPointOptions {
   /** The plan file (`<results>/<id>.sweep.json`). */
   readonly plan: string;
-  /** Which point: its index, or the scheduler's task (whose count must be the plan's points). */
-  readonly index: number | ShardSpec | undefined;
+  /** Which point (0-based). @default the scheduler's task in `environment` */
+  readonly index?: number | undefined;
+  /**
+   * Where a scheduler tells the task its index when `index` is not given: Slurm's
+   * `SLURM_ARRAY_TASK_ID` (its array must have one task per point) or Kubernetes'
+   * `JOB_COMPLETION_INDEX` (see shards.ts).
+   */
+  readonly environment?: NodeJS.ProcessEnv;
   /** A node-local runs directory. @default $MMRUN_RUNS_DIR, else ./runs */
   readonly runsDir?: string;
   readonly signal?: AbortSignal;
@@ -192,7 +198,10 @@ export interface PlannedPointOptions {
  */
 export async function runPlannedPoint(options: PlannedPointOptions): Promise<RunResult> {
   const plan = readSweepPlan(options.plan);
-  const index = pointIndex(options.index, plan.points.length);
+  const index = pointIndex(
+    options.index ?? shardFromEnvironment(options.environment ?? {}, plan.points.length),
+    plan.points.length,
+  );
   const point = plan.points[index]!;
   const runsDir = resolveRunsDir(options.runsDir);
   const hooks = {

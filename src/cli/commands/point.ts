@@ -1,5 +1,4 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { shardFromEnvironment } from '../../shards.ts';
 import { runPlannedPoint } from '../../sweep/cluster.ts';
 import { deferred } from '../deferred.ts';
 import { runSession, type SessionArgs, sessionOptions } from '../session.ts';
@@ -28,7 +27,8 @@ export const pointCommand: CommandModule<object, PointArgs> = {
     runSession(argv, (hooks) =>
       runPlannedPoint({
         plan: argv.plan,
-        index: argv.index ?? shardFromEnvironment(process.env),
+        index: argv.index,
+        environment: process.env,
         runsDir: argv['runs-dir'],
         ...hooks,
       }),
