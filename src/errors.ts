@@ -55,7 +55,9 @@ export type ErrorCode =
   | 'SLURM_FAILED'
   | 'BAD_GRID'
   | 'SWEEP_TOO_LARGE'
-  | 'BAD_ENV';
+  | 'BAD_ENV'
+  | 'SWEEP_INCOMPLETE'
+  | 'SWEEP_MISMATCH';
 
 export interface MmrunErrorOptions {
   /** What the user should do next. Printed after the message. */

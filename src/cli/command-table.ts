@@ -84,13 +84,20 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   },
   merge: {
     command: 'merge <dirs..>',
-    describe: 'Join the shards of a job run across machines (run --shard I/N) into one run',
+    describe:
+      'Join the shards of a job run across machines (run --shard I/N) into one run, or the points of a cluster sweep into one sweep',
     load: async () => (await import('./commands/merge.ts')).mergeCommand as AnyCommand,
   },
   slurm: {
     command: 'slurm <experiment>',
-    describe: 'Write (and with --submit, submit) a Slurm job array that runs an experiment in shards',
+    describe:
+      'Write (and with --submit, submit) a Slurm job array that runs an experiment in shards, or a sweep one point per task',
     load: async () => (await import('./commands/slurm.ts')).slurmCommand as AnyCommand,
+  },
+  point: {
+    command: 'point <plan>',
+    describe: 'Compute (or continue) one point of a sweep planned for a cluster by `mmrun slurm --sweep`',
+    load: async () => (await import('./commands/point.ts')).pointCommand as AnyCommand,
   },
   watch: {
     command: 'watch <run-id>',

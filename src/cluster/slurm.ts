@@ -21,6 +21,8 @@ export interface SlurmOptions {
   readonly cpusPerTask?: number;
   /** Seconds before the time limit at which Slurm warns the task (USR1). @default 120 */
   readonly warnSeconds?: number;
+  /** At most this many tasks run at once (`--array=…%N`). @default no limit */
+  readonly throttle?: number | undefined;
   /** Extra mmrun options for `run` (e.g. `--flush-interval 30`). */
   readonly runOptions?: readonly string[];
   /** How compute nodes start mmrun. @default this node binary and this mmrun's bin/mmrun.js */
@@ -37,6 +39,128 @@ export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+/** What {@link sweepSlurmScript} writes a job array for: one task per point of a sweep. */
+export interface SweepSlurmOptions
+  extends Pick<SlurmOptions, 'experiment' | 'id' | 'results' | 'partition' | 'time' | 'cpusPerTask' | 'warnSeconds'> {
+  /** Points of the sweep: array tasks 0..points-1, task i computing point i. */
+  readonly points: number;
+  /** Absolute path of the sweep's plan (`<results>/<id>.sweep.json`), which tasks and merge read. */
+  readonly plan: string;
+  /** At most this many tasks run at once (`--array=…%N`). @default no limit */
+  readonly throttle?: number | undefined;
+  /** How compute nodes start mmrun. @default this node binary and this mmrun's bin/mmrun.js */
+  readonly mmrun?: string;
+}
+
+/** The `--array` range of `tasks` tasks, `%throttle` at once. */
+const arrayRange = (tasks: number, throttle: number | undefined) =>
+  `0-${tasks - 1}${throttle === undefined ? '' : `%${throttle}`}`;
+
+/**
+ * Checks a `--throttle` (array tasks at once).
+ * @throws MmrunError BAD_OPTION unless a whole number ≥ 1
+ */
+export function checkThrottle(value: number | string): number {
+  const n = typeof value === 'number' ? value : Number(String(value).replaceAll('_', ''));
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new MmrunError(
+      'BAD_OPTION',
+      `--throttle must be a whole number of at least 1, got ${JSON.stringify(value)}`,
+      {
+        remedy: 'pass --throttle N: at most N array tasks run at once (sbatch --array=…%N)',
+      },
+    );
+  }
+  return n;
+}
+
+/** Where the task of array index `task` copies its runs directory: `<results>/points/<task>`. */
+export const pointCopyDir = (results: string, task: number): string => path.join(results, 'points', String(task));
+
+const mmrunOf = (o: { readonly mmrun?: string | undefined }) =>
+  o.mmrun ?? `${shellQuote(process.execPath)} ${shellQuote(MMRUN_BIN)}`;
+
+// biome-ignore lint/suspicious/noTemplateCurlyInString: bash's expansion of the MMRUN array
+const RUN_MMRUN = '"${MMRUN[@]}"';
+
+/** The #SBATCH lines both kinds of array share. */
+function sbatchLines(
+  o: Pick<SlurmOptions, 'id' | 'results' | 'partition' | 'time' | 'cpusPerTask'>,
+  array: string,
+  warn: number,
+): string[] {
+  return [
+    `#SBATCH --job-name=mmrun-${o.id}`,
+    `#SBATCH --array=${array}`,
+    ...(o.partition ? [`#SBATCH --partition=${o.partition}`] : []),
+    ...(o.time ? [`#SBATCH --time=${o.time}`] : []),
+    `#SBATCH --cpus-per-task=${o.cpusPerTask ?? 1}`,
+    `#SBATCH --output=${o.results}/logs/%A_%a.out`,
+    '#SBATCH --open-mode=append   # a requeued task appends to the same log',
+    '#SBATCH --requeue            # a task may be requeued (preemption, node failure)',
+    `#SBATCH --signal=B:USR1@${warn}  # USR1 to this script ${warn} s (up to ${warn + 30} s) before the time limit`,
+  ];
+}
+
+/** The comment on preemption both kinds of array share. */
+function preemptionComment(warn: number): string {
+  return `# Preemption: Slurm sends USR1 to this script ${warn} s before the time limit (--signal
+# above). The script passes it to mmrun, which flushes, records the run \`interrupted\` and
+# exits ${PREEMPTED_EXIT}; the script copies the runs directory out and requeues the task
+# (\`scontrol requeue\`). Slurm checks signal times every 30 s: the warning may come up to
+# 30 s early, so N must cover the last flush plus the copy. The requeued task runs this script again: it copies the runs
+# directory back in if this node does not have it, and \`mmrun resume\` continues from the
+# last flushed row. A requeue or scancel sends SIGTERM instead: mmrun flushes and stops the
+# same way (exit 143), and Slurm decides whether the task runs again.`;
+}
+
+/** Runs mmrun in the background with the signal traps, waiting until it has flushed and exited. */
+function runInBackground(command: string, indent: string): string {
+  return `${indent}${command} &
+${indent}pid=$!
+
+${indent}# The time-limit warning (USR1, sent to this script only) goes on to mmrun: it flushes
+${indent}# and exits ${PREEMPTED_EXIT}. A stop (scancel, requeue) sends SIGTERM to every process of
+${indent}# the job, mmrun included, which flushes and exits 143; passing it on as well would be a
+${indent}# second signal, which makes mmrun exit at once, so this script only keeps waiting.
+${indent}trap 'kill -USR1 "$pid" 2>/dev/null || true' USR1
+${indent}trap 'echo "SIGTERM: mmrun flushes and stops"' TERM
+${indent}set +e
+${indent}wait "$pid"
+${indent}rc=$?
+${indent}# A trapped signal ends \`wait\` early: wait again until mmrun has flushed and exited.
+${indent}while kill -0 "$pid" 2>/dev/null; do
+${indent}  wait "$pid"
+${indent}  rc=$?
+${indent}done
+${indent}set -e`;
+}
+
+/** Stage out, then: done, requeue (preempted) or fail. `what` names the task's work ("shard", "point"). */
+function stageOutAndEnd(what: string, copy: string): string {
+  return `# Stage out: the ${what}'s runs directory (catalog and segments) to the shared results,
+# copied whole beside the last copy and then swapped for it, so that no file of an earlier
+# session (SQLite's -wal of a killed one, say) mixes with this one's.
+rm -rf "${copy}.new" "${copy}.old"
+mkdir -p "${copy}.new"
+cp -a "$LOCAL/." "${copy}.new/"
+if [ -e "${copy}" ]; then mv "${copy}" "${copy}.old"; fi
+mv "${copy}.new" "${copy}"
+rm -rf "${copy}.old"
+
+case "$rc" in
+  0)
+    echo "${what} $TASK completed"
+    ;;
+  ${PREEMPTED_EXIT})
+    echo "${what} $TASK preempted (flushed): requeueing"
+    # This task only: one task of an array has SLURM_JOB_ID = SLURM_ARRAY_JOB_ID, which
+    # would name the whole array. The requeue sends this script SIGTERM (scontrol may exit
+    # 143 from it): everything worth keeping is already copied out.
+    scontrol requeue "\${SLURM_ARRAY_JOB_ID}_$TASK" || true
+    ;;`;
+}
+
 /**
  * An sbatch script for a job array of `shards` tasks, each running one shard of the job
  * (`mmrun run --shard I/N`, told I and N by SLURM_ARRAY_TASK_ID/COUNT) in a runs directory
@@ -46,7 +170,6 @@ export function shellQuote(word: string): string {
 export function slurmScript(o: SlurmOptions): string {
   const q = shellQuote;
   const warn = o.warnSeconds ?? 120;
-  const mmrun = o.mmrun ?? `${q(process.execPath)} ${q(MMRUN_BIN)}`;
   const runArgs = [
     'run',
     '"$EXPERIMENT"',
@@ -58,17 +181,6 @@ export function slurmScript(o: SlurmOptions): string {
     ...(o.params ?? []).flatMap((p) => ['--param', q(p)]),
     ...(o.runOptions ?? []).map(q),
   ];
-  const sbatch = [
-    `#SBATCH --job-name=mmrun-${o.id}`,
-    `#SBATCH --array=0-${o.shards - 1}`,
-    ...(o.partition ? [`#SBATCH --partition=${o.partition}`] : []),
-    ...(o.time ? [`#SBATCH --time=${o.time}`] : []),
-    `#SBATCH --cpus-per-task=${o.cpusPerTask ?? 1}`,
-    `#SBATCH --output=${o.results}/logs/%A_%a.out`,
-    '#SBATCH --open-mode=append   # a requeued task appends to the same log',
-    '#SBATCH --requeue            # a task may be requeued (preemption, node failure)',
-    `#SBATCH --signal=B:USR1@${warn}  # USR1 to this script ${warn} s (up to ${warn + 30} s) before the time limit`,
-  ];
   return `#!/bin/bash
 # mmrun on Slurm: job '${o.id}', ${o.shards} shards of ${path.basename(o.experiment)}, seed ${o.seed}.
 # Written by \`mmrun slurm\`; adapt it freely. Each array task computes one contiguous shard
@@ -78,19 +190,12 @@ export function slurmScript(o: SlurmOptions): string {
 # are done, \`mmrun merge\` joins the shards into one run, byte-identical to a run on one
 # machine.
 #
-# Preemption: Slurm sends USR1 to this script ${warn} s before the time limit (--signal
-# above). The script passes it to mmrun, which flushes, records the run \`interrupted\` and
-# exits ${PREEMPTED_EXIT}; the script copies the runs directory out and requeues the task
-# (\`scontrol requeue\`). Slurm checks signal times every 30 s: the warning may come up to
-# 30 s early, so N must cover the last flush plus the copy. The requeued task runs this script again: it copies the runs
-# directory back in if this node does not have it, and \`mmrun resume\` continues from the
-# last flushed row. A requeue or scancel sends SIGTERM instead: mmrun flushes and stops the
-# same way (exit 143), and Slurm decides whether the task runs again.
-${sbatch.join('\n')}
+${preemptionComment(warn)}
+${sbatchLines(o, arrayRange(o.shards, o.throttle), warn).join('\n')}
 
 set -euo pipefail
 
-MMRUN=(${mmrun})
+MMRUN=(${mmrunOf(o)})
 EXPERIMENT=${q(o.experiment)}
 ID=${q(o.id)}
 RESULTS=${q(o.results)}                      # shared: shard copies, logs, merged run
@@ -115,43 +220,65 @@ if [ "$status" != completed ]; then
   else
     args=(${runArgs.join(' ')})
   fi
-  "\${MMRUN[@]}" "\${args[@]}" --runs-dir "$LOCAL" --preempt-signal SIGUSR1 --quiet &
-  pid=$!
-
-  # The time-limit warning (USR1, sent to this script only) goes on to mmrun: it flushes
-  # and exits ${PREEMPTED_EXIT}. A stop (scancel, requeue) sends SIGTERM to every process of
-  # the job, mmrun included, which flushes and exits 143; passing it on as well would be a
-  # second signal, which makes mmrun exit at once, so this script only keeps waiting.
-  trap 'kill -USR1 "$pid" 2>/dev/null || true' USR1
-  trap 'echo "SIGTERM: mmrun flushes and stops"' TERM
-  set +e
-  wait "$pid"
-  rc=$?
-  # A trapped signal ends \`wait\` early: wait again until mmrun has flushed and exited.
-  while kill -0 "$pid" 2>/dev/null; do
-    wait "$pid"
-    rc=$?
-  done
-  set -e
+${runInBackground(`${RUN_MMRUN} "\${args[@]}" --runs-dir "$LOCAL" --preempt-signal SIGUSR1 --quiet`, '  ')}
 fi
 
-# Stage out: the shard's runs directory (catalog and segments) to the shared results.
-mkdir -p "$SHARD_COPY"
-cp -a "$LOCAL/." "$SHARD_COPY/"
-
-case "$rc" in
-  0)
-    echo "shard $TASK completed"
-    ;;
-  ${PREEMPTED_EXIT})
-    echo "shard $TASK preempted (flushed): requeueing"
-    # This task only: one task of an array has SLURM_JOB_ID = SLURM_ARRAY_JOB_ID, which
-    # would name the whole array. The requeue sends this script SIGTERM (scontrol may exit
-    # 143 from it): everything worth keeping is already copied out.
-    scontrol requeue "\${SLURM_ARRAY_JOB_ID}_$TASK" || true
-    ;;
+${stageOutAndEnd('shard', '$SHARD_COPY')}
   *)
     echo "shard $TASK stopped with status $rc; see $LOCAL/$ID/run.log (resume: sbatch the script again, or mmrun resume)"
+    exit "$rc"
+    ;;
+esac
+`;
+}
+
+/**
+ * An sbatch script for a sweep: a job array whose task i computes point i of the plan
+ * (`mmrun point PLAN --index i`: started, or continued after a requeue) in a runs directory
+ * on the node's local disk, preempted and requeued as the shards of {@link slurmScript} are,
+ * its runs directory copied to `<results>/points/<i>` after every session; `mmrun merge
+ * --sweep` then gathers the points into one sweep.
+ */
+export function sweepSlurmScript(o: SweepSlurmOptions): string {
+  const q = shellQuote;
+  const warn = o.warnSeconds ?? 120;
+  return `#!/bin/bash
+# mmrun on Slurm: sweep '${o.id}', ${o.points} points of ${path.basename(o.experiment)}${o.throttle === undefined ? '' : `, at most ${o.throttle} at once`}.
+# Written by \`mmrun slurm --sweep\`; adapt it freely. Array task i computes point i of the
+# sweep's plan (PLAN: its params, seed and run id, the same as a local \`mmrun sweep\` of the
+# same grid would give) into a runs directory on the node's local disk: memory maps and
+# SQLite do not belong on a network file system. After every session the runs directory is
+# copied to RESULTS/points/<i>; when all tasks are done, \`mmrun merge --sweep\` gathers the
+# points into one sweep, each point byte-identical to \`mmrun run\` of it.
+#
+${preemptionComment(warn)}
+${sbatchLines(o, arrayRange(o.points, o.throttle), warn).join('\n')}
+
+set -euo pipefail
+
+MMRUN=(${mmrunOf(o)})
+ID=${q(o.id)}
+PLAN=${q(o.plan)}   # the sweep's points
+RESULTS=${q(o.results)}                      # shared: point copies, logs, merged sweep
+TASK=\${SLURM_ARRAY_TASK_ID:?run this script with sbatch}
+LOCAL="\${MMRUN_LOCAL_DIR:-/tmp}/mmrun-$ID-$TASK"   # node-local runs directory (kept across requeues)
+POINT_COPY="$RESULTS/points/$TASK"
+
+mkdir -p "$LOCAL" "$RESULTS/points" "$RESULTS/logs"
+echo "mmrun task $TASK of \${SLURM_ARRAY_TASK_COUNT:-?} on $(hostname), restart \${SLURM_RESTART_COUNT:-0}"
+
+# Stage in: a task requeued onto another node continues from its last copy.
+if [ ! -e "$LOCAL/mmrun.sqlite" ] && [ -e "$POINT_COPY/mmrun.sqlite" ]; then
+  cp -a "$POINT_COPY/." "$LOCAL/"
+fi
+
+# Start point $TASK, or continue it (\`mmrun point\` resumes a run it finds; a completed one
+# it leaves as is).
+${runInBackground(`${RUN_MMRUN} point "$PLAN" --index "$TASK" --runs-dir "$LOCAL" --preempt-signal SIGUSR1 --quiet`, '')}
+
+${stageOutAndEnd('point', '$POINT_COPY')}
+  *)
+    echo "point $TASK stopped with status $rc; see $LOCAL (resume: sbatch the script again, or mmrun point $PLAN --index $TASK)"
     exit "$rc"
     ;;
 esac
@@ -161,8 +288,13 @@ esac
 /** The command that joins the shards once every task has completed. */
 export function mergeCommand(o: SlurmOptions): string {
   const q = shellQuote;
-  const mmrun = o.mmrun ?? `${q(process.execPath)} ${q(MMRUN_BIN)}`;
-  return `${mmrun} merge ${q(o.results)}/shards/* --into ${q(o.results)}/runs --id ${q(o.id)}`;
+  return `${mmrunOf(o)} merge ${q(o.results)}/shards/* --into ${q(o.results)}/runs --id ${q(o.id)}`;
+}
+
+/** The command that gathers a sweep's points once every task has completed. */
+export function sweepMergeCommand(o: Pick<SweepSlurmOptions, 'id' | 'results' | 'mmrun'>): string {
+  const q = shellQuote;
+  return `${mmrunOf(o)} merge ${q(o.results)} --sweep --id ${q(o.id)} --into ${q(o.results)}/runs`;
 }
 
 /**
@@ -171,6 +303,24 @@ export function mergeCommand(o: SlurmOptions): string {
  * @throws MmrunError SLURM_FAILED if sbatch is missing or refuses.
  */
 export function submit(scriptFile: string, o: SlurmOptions): { arrayJob: string; mergeJob: string } {
+  return submitArray(scriptFile, { id: o.id, results: o.results, partition: o.partition, merge: mergeCommand(o) });
+}
+
+/** What {@link submitArray} submits besides the script: where logs go and the merge command. */
+export interface SubmitOptions {
+  readonly id: string;
+  readonly results: string;
+  readonly partition?: string | undefined;
+  /** The command of the dependent job (e.g. {@link mergeCommand}, {@link sweepMergeCommand}). */
+  readonly merge: string;
+}
+
+/**
+ * Submits an array script, then `merge` as a job that starts once every task ended
+ * successfully (`--dependency=afterok`). Returns both job ids.
+ * @throws MmrunError SLURM_FAILED if sbatch is missing or refuses.
+ */
+export function submitArray(scriptFile: string, o: SubmitOptions): { arrayJob: string; mergeJob: string } {
   const sbatch = (args: string[]) => {
     const r = spawnSync('sbatch', ['--parsable', ...args], { encoding: 'utf8' });
     if (r.error || r.status !== 0) {
@@ -189,7 +339,7 @@ export function submit(scriptFile: string, o: SlurmOptions): { arrayJob: string;
     `--job-name=mmrun-${o.id}-merge`,
     `--output=${o.results}/logs/%j-merge.out`,
     ...(o.partition ? [`--partition=${o.partition}`] : []),
-    `--wrap=${mergeCommand(o)}`,
+    `--wrap=${o.merge}`,
   ]);
   return { arrayJob, mergeJob };
 }

@@ -3,8 +3,16 @@
 // (point-worker.ts).
 import type { PointRecord } from '../catalog/sweeps.ts';
 import type { ParamValue } from '../experiment/define.ts';
+import type { LoadedExperiment } from '../experiment/load.ts';
 import { applyParams } from '../experiment/params.ts';
-import { type Progress, type RunResult, resumeRun, type SharedResources, startRun } from '../runner/run.ts';
+import {
+  type Progress,
+  type RunOptions,
+  type RunResult,
+  resumeRun,
+  type SharedResources,
+  startRun,
+} from '../runner/run.ts';
 import type { GridAxis, ParamSet } from './grid.ts';
 
 /** What a sweep records as its spec: enough to rebuild every point's `mmrun run` command. */
@@ -36,21 +44,24 @@ export function runOne(
   onProgress: (p: Progress) => void,
 ): Promise<RunResult> {
   const hooks = { runsDir, shared, onProgress, ...(signal ? { signal } : {}) };
-  if (point.status === 'pending') {
-    return startRun({
-      experiment: shared.loaded.path,
-      iterations: spec.iterations,
-      seed: point.seed,
-      params: applyParams(shared.loaded.params, [
-        ...spec.params,
-        ...paramArgs(point.params as Record<string, ParamValue>),
-      ]),
-      id: point.runId,
-      ...(spec.flushEvery === null ? {} : { flushEvery: spec.flushEvery }),
-      ...(spec.flushInterval === null ? {} : { flushInterval: spec.flushInterval }),
-      ...(spec.segmentRows === null ? {} : { segmentRows: spec.segmentRows }),
-      ...hooks,
-    });
-  }
+  if (point.status === 'pending') return startRun({ ...pointRunOptions(point, spec, shared.loaded), ...hooks });
   return resumeRun({ runId: point.runId, allowChanged: true, ...hooks });
+}
+
+/** The options of `startRun` that make a point's run: exactly `mmrun run` of that point. */
+export function pointRunOptions(
+  point: Pick<PointRecord, 'params' | 'seed' | 'runId'>,
+  spec: SweepSpecJson,
+  experiment: Pick<LoadedExperiment, 'path' | 'params'>,
+): RunOptions {
+  return {
+    experiment: experiment.path,
+    iterations: spec.iterations,
+    seed: point.seed,
+    params: applyParams(experiment.params, [...spec.params, ...paramArgs(point.params as Record<string, ParamValue>)]),
+    id: point.runId,
+    ...(spec.flushEvery === null ? {} : { flushEvery: spec.flushEvery }),
+    ...(spec.flushInterval === null ? {} : { flushInterval: spec.flushInterval }),
+    ...(spec.segmentRows === null ? {} : { segmentRows: spec.segmentRows }),
+  };
 }

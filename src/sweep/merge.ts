@@ -1,0 +1,284 @@
+// `mmrun merge <results> --sweep --id S`: gathers the point runs a job array computed
+// (cluster.ts: `<results>/points/<i>/`, one runs directory per task) into one sweep of a
+// runs directory, as if `mmrun sweep` had computed them there.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Catalog, type RunRecord, runLocked } from '../catalog/catalog.ts';
+import { currentOwner } from '../catalog/ownership.ts';
+import { SweepCatalog } from '../catalog/sweeps.ts';
+import { MmrunError, show } from '../errors.ts';
+import { resolveRunsDir } from '../runs-dir.ts';
+import { fsyncDir } from '../storage/segment.ts';
+import { verifyRun } from '../verify/verify.ts';
+import { localRun, planFile, pointCopyDir, readSweepPlan, type SweepPlanFile } from './cluster.ts';
+
+/** Options of {@link mergeSweep}. */
+export interface MergeSweepOptions {
+  /** The results directory of `mmrun slurm --sweep` (plan, `points/<i>/`). */
+  readonly results: string;
+  /** The sweep's id. */
+  readonly id: string;
+  /** The runs directory to create the sweep in. */
+  readonly into: string;
+  /**
+   * Gather what is there: missing points are recorded as never started and unfinished ones
+   * as they stopped, and `mmrun resume <sweep>` computes them here.
+   */
+  readonly partial?: boolean;
+  /** Called after each point is gathered. */
+  readonly onProgress?: (merged: number, total: number) => void;
+}
+
+/** What {@link mergeSweep} made. */
+export interface MergeSweepResult {
+  readonly id: string;
+  readonly into: string;
+  readonly status: 'completed' | 'interrupted';
+  readonly points: number;
+  readonly completed: number;
+  /** Indices of points with no run in the results. */
+  readonly missing: readonly number[];
+  /** Indices of points whose run is there but not completed. */
+  readonly unfinished: readonly number[];
+}
+
+interface Found {
+  readonly index: number;
+  readonly dir: string;
+  readonly run: RunRecord;
+}
+
+const mismatch = (message: string, remedy: string) => new MmrunError('SWEEP_MISMATCH', message, { remedy });
+
+/**
+ * Gathers a sweep computed as a job array into one sweep in `into`: the sweep record with
+ * its spec and every point, and each point's run — its segments and files copied, its
+ * checksums and last state recorded — so `show`, `stats`, `export`, `plot` and `resume` of
+ * the sweep work as on a sweep computed here. Every point run is checked first (it is the
+ * planned point: experiment source, seed, params, iterations; not running; every flushed
+ * range's CRC32C), and so is the target (no sweep or run of those ids); nothing is written
+ * before all checks pass. A missing or unfinished point is refused unless `partial`.
+ * @throws MmrunError SWEEP_INCOMPLETE, SWEEP_MISMATCH, CHECKSUM_MISMATCH, RUN_EXISTS, RUN_LOCKED, RUN_NOT_FOUND
+ */
+export async function mergeSweep(options: MergeSweepOptions): Promise<MergeSweepResult> {
+  const results = path.resolve(options.results);
+  const plan = readSweepPlan(planFile(results, options.id));
+  if (plan.id !== options.id) {
+    throw mismatch(
+      `${planFile(results, options.id)} plans sweep '${plan.id}', not '${options.id}'`,
+      'pass --id of the plan',
+    );
+  }
+  const found: Found[] = [];
+  const missing: number[] = [];
+  for (const [index, point] of plan.points.entries()) {
+    const dir = pointCopyDir(results, index);
+    const run = localRun(dir, point.runId);
+    if (!run) missing.push(index);
+    else found.push({ index, dir, run: checkPoint(plan, index, dir, run) });
+  }
+  const unfinished = found.filter((f) => f.run.status !== 'completed');
+  if (!options.partial && (missing.length > 0 || unfinished.length > 0)) {
+    const parts = [
+      missing.length > 0
+        ? `point${missing.length > 1 ? 's' : ''} ${listed(missing)} of ${plan.points.length} not in ${path.join(results, 'points')}`
+        : '',
+      ...unfinished.map(
+        (f) =>
+          `point ${f.index} (${f.run.id}) is ${f.run.status} (${f.run.flushedRows} of ${f.run.iterations} rows, in ${f.dir})`,
+      ),
+    ].filter(Boolean);
+    throw new MmrunError('SWEEP_INCOMPLETE', `cannot merge sweep '${plan.id}': ${parts.join('; ')}`, {
+      remedy:
+        'wait for those tasks (or sbatch the script again to run them), or pass --partial and finish them here with `mmrun resume <sweep-id>`',
+    });
+  }
+  for (const f of found) {
+    const verified = await verifyRun({ runsDir: f.dir, runId: f.run.id });
+    if (verified.firstBad) {
+      const bad = verified.firstBad;
+      throw new MmrunError(
+        'CHECKSUM_MISMATCH',
+        `${f.dir}: rows ${bad.startRow}..${bad.endRow} of point ${f.index} (${f.run.id}) have CRC32C ${bad.actual.toString(16)} but ${bad.expected.toString(16)} was recorded when they were flushed`,
+        { remedy: 'compute that point again (remove its copy and sbatch the task again), or merge with --partial' },
+      );
+    }
+  }
+
+  // Checks passed. The sweep and its point ids must be free in the target.
+  const into = resolveRunsDir(options.into);
+  const exists = (what: string) =>
+    new MmrunError('RUN_EXISTS', `${what} already exists in ${into}; merge never overwrites`, {
+      remedy: `merge into another --into directory, or continue that sweep there with \`mmrun resume ${plan.id}\``,
+    });
+  if (SweepCatalog.isSweep(into, plan.id)) throw exists(`sweep '${plan.id}'`);
+  for (const id of [plan.id, ...plan.points.map((p) => p.runId)]) {
+    if (fs.existsSync(path.join(into, id))) throw exists(`'${id}' (${path.join(into, id)})`);
+  }
+  const store = SweepCatalog.open(into);
+  try {
+    const owner = currentOwner();
+    // One transaction: the sweep and all its points, every id checked free.
+    store.createSweep(
+      {
+        id: plan.id,
+        experiment: plan.experiment,
+        experimentPath: plan.experimentPath,
+        sourceHash: plan.sourceHash,
+        spec: plan.spec as unknown as Record<string, unknown>,
+      },
+      plan.points,
+      owner,
+    );
+    let merged = 0;
+    try {
+      for (const f of found) {
+        importRun(store.runs, f, into);
+        options.onProgress?.(++merged, found.length);
+      }
+    } catch (error) {
+      // The sweep stays (its gathered points with it); `mmrun resume` computes the rest.
+      store.finish(plan.id, 'failed', `merge stopped: ${(error as Error).message}`);
+      throw error;
+    }
+    const complete = missing.length === 0 && unfinished.length === 0;
+    store.finish(
+      plan.id,
+      complete ? 'completed' : 'interrupted',
+      complete ? undefined : `merged with --partial: ${missing.length} missing, ${unfinished.length} unfinished`,
+    );
+    return {
+      id: plan.id,
+      into,
+      status: complete ? 'completed' : 'interrupted',
+      points: plan.points.length,
+      completed: found.length - unfinished.length,
+      missing,
+      unfinished: unfinished.map((f) => f.index),
+    };
+  } finally {
+    store.close();
+  }
+}
+
+/** Refuses a point run that is live, or is not the point the plan says. */
+function checkPoint(plan: SweepPlanFile, index: number, dir: string, run: RunRecord): RunRecord {
+  if (run.status === 'running') throw runLocked(run, 'wait for that task to finish (or stop it), then merge');
+  const point = plan.points[index]!;
+  const paramsDiffer = Object.entries(point.params).find(([k, v]) => run.params[k] !== v);
+  const fields: [string, unknown, unknown][] = [
+    ['experiment', plan.experiment, run.experiment],
+    ['experiment source (sha256)', plan.sourceHash, run.sourceHash],
+    ['seed', point.seed, run.seed],
+    ['iterations', plan.spec.iterations, run.iterations],
+    ...(paramsDiffer
+      ? [[`param ${paramsDiffer[0]}`, paramsDiffer[1], run.params[paramsDiffer[0]]] as [string, unknown, unknown]]
+      : []),
+    ['shard', undefined, run.jobShard === undefined ? undefined : `${run.jobShard.index}/${run.jobShard.count}`],
+  ];
+  for (const [what, want, got] of fields) {
+    if (want !== got) {
+      throw mismatch(
+        `point ${index} of sweep '${plan.id}': ${what} is ${show(got)} in ${dir} but the plan says ${show(want)}`,
+        'that directory holds another run of that id; compute the point again from the plan (remove the copy, sbatch the task again)',
+      );
+    }
+  }
+  return run;
+}
+
+/**
+ * Copies one point run into the target: its record (with the source's fingerprint), its
+ * directory (fsynced, then renamed into place), then — only with every file durable — its
+ * checksums, last state and status.
+ */
+function importRun(catalog: Catalog, f: Found, into: string): void {
+  const { run } = f;
+  const source = Catalog.open(f.dir, { create: false });
+  let checksums: ReturnType<Catalog['checksums']>;
+  let state: Buffer | null;
+  let fingerprint: string | undefined;
+  try {
+    checksums = source.checksums(run.id);
+    state = source.latestState(run.id);
+    fingerprint = source.fingerprint(run.id);
+  } finally {
+    source.close();
+  }
+  catalog.createRun(
+    {
+      id: run.id,
+      experiment: run.experiment,
+      experimentPath: run.experimentPath,
+      sourceHash: run.sourceHash,
+      params: run.params,
+      seed: run.seed,
+      iterations: run.iterations,
+      columns: run.columns,
+      dtype: run.dtype,
+      itemsize: run.itemsize,
+      segmentRows: run.segmentRows,
+      flushEvery: run.flushEvery,
+      flushInterval: run.flushInterval,
+      workers: run.workers,
+      ...(fingerprint === undefined ? {} : { fingerprint }),
+    },
+    currentOwner(),
+  );
+  const runDir = path.join(into, run.id);
+  const tmp = path.join(into, `.${run.id}.merging-${process.pid}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const from = path.join(f.dir, run.id);
+  if (fs.existsSync(from)) fs.cpSync(from, tmp, { recursive: true });
+  else fs.mkdirSync(tmp);
+  fsyncTree(tmp);
+  fs.renameSync(tmp, runDir);
+  fsyncDir(into);
+  catalog.addEvent(run.id, 'merged', {
+    from: f.dir,
+    point: f.index,
+    status: run.status,
+    rows: run.flushedRows,
+  });
+  // The flushed ranges as the task committed them; the last one carries the state.
+  const ranges = checksums.filter((c) => c.endRow <= run.flushedRows);
+  const last = ranges.at(-1);
+  for (const c of ranges) {
+    if (c !== last) catalog.checkpoint(run.id, c.endRow, null, c);
+  }
+  catalog.checkpoint(run.id, run.flushedRows, state, last?.endRow === run.flushedRows ? last : undefined);
+  if (run.status === 'completed') {
+    catalog.finish(run.id, 'completed', { type: 'completed', data: { rows: run.flushedRows } });
+  } else if (run.status === 'failed') {
+    catalog.finish(
+      run.id,
+      'failed',
+      { type: 'failed', data: { message: run.error ?? 'failed', merged: true } },
+      {
+        message: run.error ?? 'failed on the cluster',
+        ...(run.errorIteration === undefined ? {} : { iteration: run.errorIteration }),
+      },
+    );
+  } else {
+    catalog.finish(run.id, 'interrupted', { type: 'signal', data: { signal: 'merge --partial', was: run.status } });
+  }
+}
+
+/** fsyncs every file and directory under `dir`, and `dir`. */
+function fsyncTree(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const p = path.join(entry.parentPath, entry.name);
+    if (entry.isDirectory()) fsyncDir(p);
+    else if (entry.isFile()) {
+      const fd = fs.openSync(p, 'r');
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  }
+  fsyncDir(dir);
+}
+
+const listed = (xs: readonly number[]) => (xs.length > 12 ? `${xs.slice(0, 12).join(', ')} …` : xs.join(', '));
