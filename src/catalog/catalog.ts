@@ -74,7 +74,7 @@ export class Catalog implements ProgressStore {
   /**
    * How many shards of run `id` are unfinished, read without opening the catalog for use;
    * 0 for a run of one worker, an unknown run, or any error. Only a hint, for starting
-   * worker threads early (`runner/worker-pool.ts`).
+   * worker threads early (`cli/prestart.ts`).
    */
   static peekUnfinishedShards(runsDir: string, id: string): number {
     return peekUnfinishedShards(runsDir, id);

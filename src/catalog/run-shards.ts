@@ -64,7 +64,7 @@ export function shardState(c: Connection, id: string, shard: number): Buffer | n
  * (no migration, no write, no lock kept; SQLite may create the `-wal` and `-shm` files of a
  * cleanly closed catalog, which the next read-write close removes); 0 for a run of one
  * worker, an unknown run, or any error. Only a hint, for starting worker threads early
- * (`runner/worker-pool.ts`): the resume itself reads and checks everything again.
+ * (`cli/prestart.ts`): the resume itself reads and checks everything again.
  */
 export function peekUnfinishedShards(runsDir: string, id: string): number {
   let db: ReturnType<typeof peekConnection>;

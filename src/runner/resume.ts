@@ -194,11 +194,7 @@ function recordCode(catalog: Catalog, id: string, runDir: string, code: CodeChec
   writeSnapshot(runDir, code.identity.snapshot);
 }
 
-/**
- * Records warnings-only code changes: the `code-warning` event and the new fingerprint.
- * Two transactions for now; a one-transaction catalog method replaces this body.
- */
+/** Records warnings-only code changes, the `code-warning` event and the new fingerprint, in one transaction. */
 function acceptCodeWarnings(catalog: Catalog, id: string, messages: string[], code: CodeCheck, hash: string): void {
-  catalog.addEvent(id, 'code-warning', { changes: messages });
-  catalog.acceptCodeChange(id, [], code.before, code.identity.json, hash);
+  catalog.recordCodeChange(id, code.identity.json, hash, { type: 'code-warning', data: { changes: messages } });
 }
