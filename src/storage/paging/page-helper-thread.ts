@@ -6,30 +6,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { helperStopped, threadData } from '../../threads.ts';
 import { crc32cOf } from '../checksum.ts';
-import {
-  AT,
-  CRC_FROM,
-  CRC_GEN,
-  CRC_SEGMENT,
-  CRC_TO,
-  CRC_VALUE,
-  FLUSHED,
-  GEN,
-  LENGTH,
-  MAP_ERRNO,
-  NEVER,
-  OFFSET,
-  PATH_BYTES,
-  PATH_LENGTH,
-  PATH_START,
-  POPULATE_ERRNO,
-  POPULATED,
-  SEQ,
-  STOP,
-  SYNC_ERRNO,
-  SYNCED,
-  WAKE,
-} from './page-helper-slots.ts';
+import * as slot from './page-helper-slots.ts';
 
 /** What the thread is started with (its workerData). */
 export interface PageHelperThreadData {
@@ -61,8 +38,8 @@ const data = threadData<PageHelperThreadData>();
 const { lead, populateChunk, syncChunk, advice, dontneed, page, failWriteBack } = data;
 const require = createRequire(import.meta.url);
 let prefault = data.prefault;
-const ctl = new Int32Array(data.shared, 0, PATH_START / 4);
-const pathBytes = new Uint8Array(data.shared, PATH_START, PATH_BYTES);
+const ctl = new Int32Array(data.shared, 0, slot.PATH_START / 4);
+const pathBytes = new Uint8Array(data.shared, slot.PATH_START, slot.PATH_BYTES);
 
 // The addon's errors say "madvise() failed, 22"; fs errors carry a (negative) errno.
 function errnoOf(error: unknown): number {
@@ -81,7 +58,7 @@ process.argv = argv.slice(0, 2);
 try {
   mmap = require(data.binary ?? data.addon) as Addon;
 } catch (error) {
-  Atomics.store(ctl, MAP_ERRNO, errnoOf(error));
+  Atomics.store(ctl, slot.MAP_ERRNO, errnoOf(error));
 } finally {
   process.argv = argv;
 }
@@ -107,13 +84,13 @@ let crc = 0;
 
 function follow(m: Addon): void {
   for (;;) {
-    const g = Atomics.load(ctl, GEN);
+    const g = Atomics.load(ctl, slot.GEN);
     if ((g & 1) !== 0) continue;
-    const file = Buffer.from(pathBytes.subarray(0, Atomics.load(ctl, PATH_LENGTH))).toString();
-    const size = Atomics.load(ctl, LENGTH);
-    const offset = Atomics.load(ctl, OFFSET);
-    const at = Atomics.load(ctl, AT);
-    if (Atomics.load(ctl, GEN) !== g) continue;
+    const file = Buffer.from(pathBytes.subarray(0, Atomics.load(ctl, slot.PATH_LENGTH))).toString();
+    const size = Atomics.load(ctl, slot.LENGTH);
+    const offset = Atomics.load(ctl, slot.OFFSET);
+    const at = Atomics.load(ctl, slot.AT);
+    if (Atomics.load(ctl, slot.GEN) !== g) continue;
     gen = g;
     map = null;
     const fd = fs.openSync(file, 'r+');
@@ -125,8 +102,8 @@ function follow(m: Addon): void {
     length = size;
     crcFrom = -1;
     populated = synced = floor(at);
-    Atomics.store(ctl, POPULATED, populated);
-    Atomics.store(ctl, SYNCED, synced);
+    Atomics.store(ctl, slot.POPULATED, populated);
+    Atomics.store(ctl, slot.SYNCED, synced);
     return;
   }
 }
@@ -134,7 +111,7 @@ function follow(m: Addon): void {
 // Extends the running CRC up to byte `end` (bytes the loop wrote and the helper just wrote
 // back), starting over where the loop last flushed, and publishes it.
 function checksum(view: Buffer, end: number): void {
-  const from = Atomics.load(ctl, FLUSHED);
+  const from = Atomics.load(ctl, slot.FLUSHED);
   if (from !== crcFrom) {
     crcFrom = from;
     crcTo = from;
@@ -143,12 +120,12 @@ function checksum(view: Buffer, end: number): void {
   if (end <= crcTo) return;
   crc = crc32cOf(view.subarray(crcTo, end), crc);
   crcTo = end;
-  Atomics.add(ctl, CRC_GEN, 1);
-  Atomics.store(ctl, CRC_SEGMENT, gen);
-  Atomics.store(ctl, CRC_FROM, crcFrom);
-  Atomics.store(ctl, CRC_TO, crcTo);
-  Atomics.store(ctl, CRC_VALUE, crc | 0);
-  Atomics.add(ctl, CRC_GEN, 1);
+  Atomics.add(ctl, slot.CRC_GEN, 1);
+  Atomics.store(ctl, slot.CRC_SEGMENT, gen);
+  Atomics.store(ctl, slot.CRC_FROM, crcFrom);
+  Atomics.store(ctl, slot.CRC_TO, crcTo);
+  Atomics.store(ctl, slot.CRC_VALUE, crc | 0);
+  Atomics.add(ctl, slot.CRC_GEN, 1);
 }
 
 function populate(m: Addon, view: Buffer): number {
@@ -157,21 +134,21 @@ function populate(m: Addon, view: Buffer): number {
     m.advise(view, populated, n, advice);
     m.advise(view, populated, n, dontneed);
   } catch (error) {
-    Atomics.store(ctl, POPULATE_ERRNO, errnoOf(error));
+    Atomics.store(ctl, slot.POPULATE_ERRNO, errnoOf(error));
     prefault = false;
   }
   populated += n;
-  Atomics.store(ctl, POPULATED, populated);
+  Atomics.store(ctl, slot.POPULATED, populated);
   return -1;
 }
 
 // One unit of work; returns -1 to look again at once, else the write position to be woken at.
 function work(m: Addon): number {
-  if (Atomics.load(ctl, GEN) !== gen) follow(m);
+  if (Atomics.load(ctl, slot.GEN) !== gen) follow(m);
   const view = map;
-  if (!view) return NEVER;
-  const at = Atomics.load(ctl, AT);
-  synced = Math.max(synced, floor(Atomics.load(ctl, FLUSHED)));
+  if (!view) return slot.NEVER;
+  const at = Atomics.load(ctl, slot.AT);
+  synced = Math.max(synced, floor(Atomics.load(ctl, slot.FLUSHED)));
   const end = floor(at);
   // Where the loop got ahead, it faulted the pages itself: prefault goes on from where it writes.
   if (prefault) populated = Math.max(populated, floor(at));
@@ -183,34 +160,34 @@ function work(m: Addon): number {
       if (failWriteBack) throw new Error('msync() failed, 5');
       msync(view, synced, end - synced);
     } catch (error) {
-      Atomics.store(ctl, SYNC_ERRNO, errnoOf(error));
+      Atomics.store(ctl, slot.SYNC_ERRNO, errnoOf(error));
       throw error;
     }
     synced = end;
-    Atomics.store(ctl, SYNCED, synced);
+    Atomics.store(ctl, slot.SYNCED, synced);
     // CRC32C of what it wrote back (storage/checksum.ts), so the loop's flush only checksums the tail.
     checksum(view, end);
     return -1;
   }
   if (prefault && populated < Math.min(length, at + lead)) return populate(m, view);
-  const ahead = prefault && populated < length ? populated - lead / 2 : NEVER;
+  const ahead = prefault && populated < length ? populated - lead / 2 : slot.NEVER;
   return Math.min(ahead, synced + syncChunk);
 }
 
-while (mmap && Atomics.load(ctl, STOP) === 0) {
-  const seq = Atomics.load(ctl, SEQ);
+while (mmap && Atomics.load(ctl, slot.STOP) === 0) {
+  const seq = Atomics.load(ctl, slot.SEQ);
   let wake: number;
   try {
     wake = work(mmap);
   } catch (error) {
-    if (Atomics.load(ctl, SYNC_ERRNO) === 0) Atomics.store(ctl, MAP_ERRNO, errnoOf(error));
+    if (Atomics.load(ctl, slot.SYNC_ERRNO) === 0) Atomics.store(ctl, slot.MAP_ERRNO, errnoOf(error));
     break;
   }
   if (wake < 0) continue;
-  Atomics.store(ctl, WAKE, wake);
-  if (Atomics.load(ctl, AT) >= wake) continue;
-  Atomics.wait(ctl, SEQ, seq);
+  Atomics.store(ctl, slot.WAKE, wake);
+  if (Atomics.load(ctl, slot.AT) >= wake) continue;
+  Atomics.wait(ctl, slot.SEQ, seq);
 }
 map = null;
-Atomics.store(ctl, WAKE, NEVER);
+Atomics.store(ctl, slot.WAKE, slot.NEVER);
 helperStopped();

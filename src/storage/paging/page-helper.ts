@@ -4,29 +4,7 @@ import { MmrunError } from '../../errors.ts';
 import { siblingModule, startHelper } from '../../threads.ts';
 import { MADV_DONTNEED, MADV_POPULATE_WRITE, MMAP_ADDON, MMAP_BINARY, PAGE_SIZE } from '../mmap.ts';
 import type { Segment } from '../segment.ts';
-import {
-  AT,
-  CRC_FROM,
-  CRC_GEN,
-  CRC_SEGMENT,
-  CRC_TO,
-  CRC_VALUE,
-  FLUSHED,
-  GEN,
-  LENGTH,
-  MAP_ERRNO,
-  OFFSET,
-  PATH_BYTES,
-  PATH_LENGTH,
-  PATH_START,
-  POPULATE_ERRNO,
-  POPULATED,
-  SEQ,
-  STOP,
-  SYNC_ERRNO,
-  SYNCED,
-  WAKE,
-} from './page-helper-slots.ts';
+import * as slot from './page-helper-slots.ts';
 
 // A helper thread that takes two kinds of kernel work on the loop's pages off the loop
 // thread. It maps the segment the loop writes (its own mapping of the same file: same page
@@ -216,9 +194,9 @@ export class PageHelperStart {
  * before Linux 5.14, or a file system that cannot populate), only means less help.
  */
 export function startPageHelper(options: PageHelperOptions = {}): PageHelper {
-  const shared = new SharedArrayBuffer(PATH_START + PATH_BYTES);
-  const ctl = new Int32Array(shared, 0, PATH_START / 4);
-  const pathBytes = new Uint8Array(shared, PATH_START, PATH_BYTES);
+  const shared = new SharedArrayBuffer(slot.PATH_START + slot.PATH_BYTES);
+  const ctl = new Int32Array(shared, 0, slot.PATH_START / 4);
+  const pathBytes = new Uint8Array(shared, slot.PATH_START, slot.PATH_BYTES);
   const helper = startHelper(
     PAGE_HELPER_THREAD,
     {
@@ -241,10 +219,10 @@ export function startPageHelper(options: PageHelperOptions = {}): PageHelper {
   let rowBytes = 0;
   let file = '';
   const wake = () => {
-    Atomics.add(ctl, SEQ, 1);
-    Atomics.notify(ctl, SEQ);
+    Atomics.add(ctl, slot.SEQ, 1);
+    Atomics.notify(ctl, slot.SEQ);
   };
-  const errno = (slot: number) => Atomics.load(ctl, slot) || undefined;
+  const errno = (index: number) => Atomics.load(ctl, index) || undefined;
   return {
     follow(segment, itemsize, row) {
       const start = segment.dataOffset + segment.firstRow * itemsize;
@@ -253,48 +231,48 @@ export function startPageHelper(options: PageHelperOptions = {}): PageHelper {
       if (encoded.read < segment.path.length) {
         // Longer than PATH_MAX: the helper could not open it either. Go on without help;
         // a new generation disowns any checksum it published for the previous segment.
-        Atomics.add(ctl, GEN, 2);
-        Atomics.store(ctl, STOP, 1);
+        Atomics.add(ctl, slot.GEN, 2);
+        Atomics.store(ctl, slot.STOP, 1);
         wake();
         return;
       }
       base = start - offset;
       rowBytes = itemsize;
       file = segment.path;
-      Atomics.add(ctl, GEN, 1);
-      Atomics.store(ctl, PATH_LENGTH, encoded.written);
-      Atomics.store(ctl, LENGTH, start + segment.rows * itemsize - offset);
-      Atomics.store(ctl, OFFSET, offset);
-      Atomics.store(ctl, AT, base + row * itemsize);
-      Atomics.store(ctl, FLUSHED, base + row * itemsize);
-      Atomics.add(ctl, GEN, 1);
+      Atomics.add(ctl, slot.GEN, 1);
+      Atomics.store(ctl, slot.PATH_LENGTH, encoded.written);
+      Atomics.store(ctl, slot.LENGTH, start + segment.rows * itemsize - offset);
+      Atomics.store(ctl, slot.OFFSET, offset);
+      Atomics.store(ctl, slot.AT, base + row * itemsize);
+      Atomics.store(ctl, slot.FLUSHED, base + row * itemsize);
+      Atomics.add(ctl, slot.GEN, 1);
       wake();
     },
     advance(row) {
       const at = base + row * rowBytes;
-      Atomics.store(ctl, AT, at);
-      if (at >= Atomics.load(ctl, WAKE)) wake();
+      Atomics.store(ctl, slot.AT, at);
+      if (at >= Atomics.load(ctl, slot.WAKE)) wake();
     },
     flushed(row) {
-      Atomics.store(ctl, FLUSHED, base + row * rowBytes);
+      Atomics.store(ctl, slot.FLUSHED, base + row * rowBytes);
     },
     checksumFrom(row) {
       const from = base + row * rowBytes;
       for (let tries = 0; tries < 8; tries++) {
-        const g = Atomics.load(ctl, CRC_GEN);
+        const g = Atomics.load(ctl, slot.CRC_GEN);
         if ((g & 1) !== 0) continue;
-        const segment = Atomics.load(ctl, CRC_SEGMENT);
-        const start = Atomics.load(ctl, CRC_FROM);
-        const end = Atomics.load(ctl, CRC_TO);
-        const value = Atomics.load(ctl, CRC_VALUE);
-        if (Atomics.load(ctl, CRC_GEN) !== g) continue;
-        if (g === 0 || segment !== Atomics.load(ctl, GEN) || start !== from) return undefined;
+        const segment = Atomics.load(ctl, slot.CRC_SEGMENT);
+        const start = Atomics.load(ctl, slot.CRC_FROM);
+        const end = Atomics.load(ctl, slot.CRC_TO);
+        const value = Atomics.load(ctl, slot.CRC_VALUE);
+        if (Atomics.load(ctl, slot.CRC_GEN) !== g) continue;
+        if (g === 0 || segment !== Atomics.load(ctl, slot.GEN) || start !== from) return undefined;
         return { end: end - base, crc32c: value >>> 0 };
       }
       return undefined;
     },
     check() {
-      const sync = Atomics.load(ctl, SYNC_ERRNO);
+      const sync = Atomics.load(ctl, slot.SYNC_ERRNO);
       if (sync === 0) return;
       throw new MmrunError('IO_ERROR', `${file}: a write-back msync failed (errno ${sync})`, {
         remedy:
@@ -302,14 +280,17 @@ export function startPageHelper(options: PageHelperOptions = {}): PageHelper {
       });
     },
     get progress() {
-      return { populated: Atomics.load(ctl, POPULATED) - base, writtenBack: Atomics.load(ctl, SYNCED) - base };
+      return {
+        populated: Atomics.load(ctl, slot.POPULATED) - base,
+        writtenBack: Atomics.load(ctl, slot.SYNCED) - base,
+      };
     },
     get degraded() {
-      return { map: errno(MAP_ERRNO), populate: errno(POPULATE_ERRNO), sync: errno(SYNC_ERRNO) };
+      return { map: errno(slot.MAP_ERRNO), populate: errno(slot.POPULATE_ERRNO), sync: errno(slot.SYNC_ERRNO) };
     },
     ready: helper.ready,
     async stop() {
-      Atomics.store(ctl, STOP, 1);
+      Atomics.store(ctl, slot.STOP, 1);
       wake();
       await helper.stop();
     },
