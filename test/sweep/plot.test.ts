@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { MmrunError } from '../../src/errors.ts';
 import { plotSweep } from '../../src/sweep/plot.ts';
 import { summarizeSweep } from '../../src/sweep/stats.ts';
-import { startSweep } from '../../src/sweep/sweep.ts';
+import { type SweepGrid, startSweep } from '../../src/sweep/sweep.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 // Two number params: `a` shifts the values, `b` is left alone or swept too.
@@ -17,7 +17,7 @@ const FIXTURE = `export default {
 };
 `;
 
-async function sweep(dir: string, grid: string[]): Promise<string> {
+async function sweep(dir: string, grid: SweepGrid): Promise<string> {
   const exp = path.join(dir, 'two.mjs');
   fs.writeFileSync(exp, FIXTURE);
   const r = await startSweep({
@@ -36,7 +36,7 @@ async function sweep(dir: string, grid: string[]): Promise<string> {
 describe('plotSweep', () => {
   it('draws the mean over seeds ± standard error at each value of --x, in x order', async () => {
     const dir = tmpDir();
-    const runsDir = await sweep(dir, ['a=2,0,1']);
+    const runsDir = await sweep(dir, { a: [2, 0, 1] });
     const out = path.join(dir, 'p.svg');
     const r = await plotSweep({ sweepId: 's', runsDir, x: 'a', out });
     const stats = await summarizeSweep({ sweepId: 's', runsDir });
@@ -55,7 +55,7 @@ describe('plotSweep', () => {
 
   it('refuses an --x that is not swept, and a second swept param (no --by yet)', async () => {
     const dir = tmpDir();
-    const runsDir = await sweep(dir, ['a=0,1', 'b=1,2']);
+    const runsDir = await sweep(dir, { a: [0, 1], b: [1, 2] });
     const refusal = async (x: string) => {
       try {
         await plotSweep({ sweepId: 's', runsDir, x, out: path.join(dir, 'p.svg') });

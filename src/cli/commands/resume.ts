@@ -6,6 +6,7 @@ import { resolveRunsDir } from '../../runs-dir.ts';
 import { resumeSweep } from '../../sweep/sweep.ts';
 import { deferred } from '../deferred.ts';
 import { runSession, type SessionArgs, sessionOptions } from '../session.ts';
+import { parsePositiveInt } from '../sweep-args.ts';
 import { runSweepSession } from '../sweep-session.ts';
 
 interface ResumeArgs extends SessionArgs {
@@ -54,7 +55,7 @@ export const resumeCommand: CommandModule<object, ResumeArgs> = {
         resumeSweep({
           sweepId: argv['run-id'],
           runsDir: argv['runs-dir'],
-          jobs: argv.jobs,
+          jobs: parsePositiveInt(argv.jobs, '--jobs'),
           allowChanged: argv['allow-changed'],
           ...hooks,
         }),

@@ -1,7 +1,9 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { MmrunError } from '../../errors.ts';
-import { extendSweep, startSweep } from '../../sweep/sweep.ts';
+import { loadExperiment, resolveExperiment } from '../../experiment/load.ts';
+import { extendSweep, type SweepOptions, startSweep } from '../../sweep/sweep.ts';
 import { deferred } from '../deferred.ts';
+import { parseCountFlag, parseGrid, parseParamOverrides, parsePositiveInt } from '../sweep-args.ts';
 import { runSweepSession } from '../sweep-session.ts';
 
 interface SweepArgs {
@@ -62,7 +64,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .example('$0 sweep walk --grid drift=0:0.2:5 --seeds 3 --seed 1 -n 1e5', '5 drifts × 3 seeds = 15 runs')
       .example('$0 sweep pi --points sets.csv --jobs 2', 'an explicit list of parameter sets')
       .example('$0 sweep walk --extend --id S --grid drift=0.3,0.4 --seeds 5', 'more drifts and seeds for sweep S'),
-  handler: deferred((argv: ArgumentsCamelCase<SweepArgs>) => {
+  handler: deferred(async (argv: ArgumentsCamelCase<SweepArgs>) => {
     if (argv.extend) {
       const kept = (['seed', 'iterations', 'param', 'flush-every', 'flush-interval', 'segment-rows'] as const).filter(
         (flag) => argv[flag] !== undefined,
@@ -77,38 +79,63 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         );
       }
       const id = argv.id;
+      const parsed = await parseSweepArgs(argv);
       return runSweepSession(argv, (hooks) =>
         extendSweep({
           experiment: argv.experiment,
           runsDir: argv['runs-dir'],
           id,
-          grid: argv.grid,
+          ...parsed,
           points: argv.points,
-          seeds: argv.seeds,
-          jobs: argv.jobs,
           yes: argv.yes,
           ...hooks,
         }),
       );
     }
+    const parsed = await parseSweepArgs(argv);
     return runSweepSession(argv, (hooks) =>
       startSweep({
         experiment: argv.experiment,
         runsDir: argv['runs-dir'],
-        grid: argv.grid,
+        ...parsed,
         points: argv.points,
-        seeds: argv.seeds,
         seed: argv.seed,
-        iterations: argv.iterations,
-        params: argv.param,
-        jobs: argv.jobs,
         id: argv.id,
         yes: argv.yes,
-        flushEvery: argv['flush-every'],
         flushInterval: argv['flush-interval'],
-        segmentRows: argv['segment-rows'],
         ...hooks,
       }),
     );
   }),
 };
+
+/**
+ * The flags given as text, read into the library's typed options: grid and params typed by
+ * the experiment's param defaults (so the experiment is loaded here for them), counts as numbers.
+ * @throws MmrunError BAD_PARAM, BAD_ITERATIONS, BAD_OPTION, BAD_GRID
+ */
+async function parseSweepArgs(
+  argv: SweepArgs,
+): Promise<Pick<SweepOptions, 'grid' | 'params' | 'seeds' | 'iterations' | 'jobs' | 'flushEvery' | 'segmentRows'>> {
+  const needsParams = Boolean(argv.grid?.length || argv.param?.length);
+  const defaults = needsParams ? (await loadExperiment(resolveExperiment(argv.experiment))).params : {};
+  const params = argv.param === undefined ? undefined : parseParamOverrides(defaults, argv.param);
+  const iterations = parseCountFlag(argv.iterations, '--iterations', 'BAD_ITERATIONS');
+  const seeds = parsePositiveInt(argv.seeds, '--seeds');
+  if (argv.grid?.length && argv.points !== undefined) {
+    throw new MmrunError('BAD_OPTION', '--grid and --points both give the parameter sets', {
+      remedy: 'use --grid for a cartesian product, or --points for an explicit list, not both',
+    });
+  }
+  return {
+    ...(argv.grid?.length ? { grid: parseGrid(defaults, argv.grid) } : {}),
+    ...(params === undefined ? {} : { params }),
+    ...(iterations === undefined ? {} : { iterations }),
+    ...(seeds === undefined ? {} : { seeds }),
+    ...(argv.jobs === undefined ? {} : { jobs: parsePositiveInt(argv.jobs, '--jobs') }),
+    ...(argv['flush-every'] === undefined ? {} : { flushEvery: parseCountFlag(argv['flush-every'], '--flush-every') }),
+    ...(argv['segment-rows'] === undefined
+      ? {}
+      : { segmentRows: parseCountFlag(argv['segment-rows'], '--segment-rows') }),
+  };
+}
