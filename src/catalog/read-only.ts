@@ -7,13 +7,38 @@ import {
   type RangeChecksum,
   type RunRecord,
   type RunRow,
+  type RunStatus,
   SELECT_RUN,
   type ShardRecord,
   toRecord,
 } from './catalog.ts';
 import { SCHEMA_VERSION } from './migrations.ts';
-import { ownerLiveness } from './ownership.ts';
+import { type Owner, ownerLiveness } from './ownership.ts';
 import { getRun } from './query.ts';
+import {
+  type PointRecord,
+  type PointStatus,
+  type SweepRecord,
+  type SweepRow,
+  toRecord as toSweepRecord,
+} from './sweeps.ts';
+
+/** A point of a sweep with its run's status and owner, as {@link CatalogReader.readSweep} reads it. */
+interface PointRow {
+  idx: number;
+  params: string;
+  seed: number;
+  runId: string;
+  status: RunStatus | null;
+  iterations: number | null;
+  updatedAt: string | null;
+  pid: number | null;
+  start: string | null;
+  boot: string | null;
+  host: string | null;
+  heartbeatAt: string | null;
+  flushedRows: number | null;
+}
 
 /**
  * A connection to a runs directory's catalog that only reads (read-only while anyone else
@@ -135,6 +160,61 @@ export class CatalogReader {
     return this.#db
       .prepare('SELECT flushed_index AS flushedRows, state FROM checkpoints WHERE run_id = ? ORDER BY seq')
       .all(id) as { flushedRows: number; state: Buffer | null }[];
+  }
+
+  /**
+   * A sweep and its points as of one read transaction, a sweep or point run whose owner is
+   * gone shown as `crashed` (not recorded; `SweepCatalog.getSweep` records it).
+   * @throws MmrunError `RUN_NOT_FOUND`
+   */
+  readSweep(id: string): { sweep: SweepRecord; points: PointRecord[] } {
+    const read = this.#db.transaction(() => {
+      const row = this.#db.prepare('SELECT * FROM sweeps WHERE id = ?').get(id) as SweepRow | undefined;
+      if (!row) return undefined;
+      const points = this.#db
+        .prepare(
+          `SELECT p.idx, p.params, p.seed, p.run_id AS runId, r.status, r.iterations, r.updated_at AS updatedAt,
+             r.owner_pid AS pid, r.owner_start AS start, r.owner_boot AS boot, r.owner_host AS host,
+             r.heartbeat_at AS heartbeatAt,
+             (SELECT flushed_index FROM checkpoints c WHERE c.run_id = p.run_id ORDER BY seq DESC LIMIT 1) AS flushedRows
+           FROM sweep_points p LEFT JOIN runs r ON r.id = p.run_id WHERE p.sweep_id = ? ORDER BY p.idx`,
+        )
+        .all(id) as PointRow[];
+      return { sweep: toSweepRecord(row), points };
+    });
+    const found = read.deferred();
+    if (!found) {
+      throw new MmrunError('RUN_NOT_FOUND', `no sweep '${id}' in ${this.file}`, {
+        remedy: '`mmrun list` shows the sweeps; check --runs-dir',
+      });
+    }
+    const { sweep } = found;
+    const gone = (owner: Owner | undefined, heartbeatAt: string | undefined) =>
+      owner === undefined || ownerLiveness(owner, heartbeatAt) === 'dead';
+    return {
+      sweep:
+        sweep.status === 'running' && gone(sweep.owner, sweep.heartbeatAt) ? { ...sweep, status: 'crashed' } : sweep,
+      points: found.points.map((r) => {
+        const owner =
+          r.pid === null ? undefined : { pid: r.pid, start: r.start ?? '', boot: r.boot ?? '', host: r.host ?? '' };
+        const status: PointStatus =
+          r.status === null
+            ? 'pending'
+            : r.status === 'running' && gone(owner, r.heartbeatAt ?? undefined)
+              ? 'crashed'
+              : r.status;
+        return {
+          idx: r.idx,
+          params: JSON.parse(r.params) as Record<string, unknown>,
+          seed: r.seed,
+          runId: r.runId,
+          status,
+          flushedRows: r.flushedRows ?? 0,
+          iterations: r.iterations ?? undefined,
+          updatedAt: r.updatedAt ?? undefined,
+        };
+      }),
+    };
   }
 
   close(): void {

@@ -47,7 +47,7 @@ export interface PointRecord extends PointSpec {
   readonly updatedAt: string | undefined;
 }
 
-interface SweepRow {
+export interface SweepRow {
   id: string;
   experiment: string;
   experiment_path: string;
@@ -66,7 +66,7 @@ interface SweepRow {
 
 const now = () => new Date().toISOString();
 
-const toRecord = (r: SweepRow): SweepRecord => ({
+export const toRecord = (r: SweepRow): SweepRecord => ({
   id: r.id,
   experiment: r.experiment,
   experimentPath: r.experiment_path,
