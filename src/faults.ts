@@ -15,7 +15,8 @@ export type FaultPoint =
   | 'msync-error'
   | 'extend'
   | 'sweep-record'
-  | 'sweep-between-points';
+  | 'sweep-between-points'
+  | 'rm-sweep-dirs';
 
 const spec = process.env.MMRUN_FAULT;
 const [point, option] = spec ? spec.split(':') : [undefined, undefined];

@@ -318,6 +318,44 @@ export class SweepCatalog {
     });
   }
 
+  /**
+   * Deletes a sweep, its points and their runs (checkpoints, checksums, events with them),
+   * in one transaction, and returns the run ids whose directories the caller then removes.
+   * Refused while the sweep's owner, or a point run's, is alive.
+   * @throws MmrunError RUN_NOT_FOUND, RUN_LOCKED
+   */
+  deleteSweep(id: string): { sweep: SweepRecord; runIds: string[] } {
+    return this.#tx(() => {
+      const sweep = this.#require(id);
+      if (sweep.status === 'running' && this.#alive(sweep)) {
+        throw new MmrunError(
+          'RUN_LOCKED',
+          `sweep '${id}' is being run by pid ${sweep.owner?.pid} on host ${sweep.owner?.host}`,
+          { remedy: 'stop it first (kill -TERM <pid>), then remove it' },
+        );
+      }
+      const runIds = this.#stmt('SELECT run_id FROM sweep_points WHERE sweep_id = ? ORDER BY idx')
+        .pluck()
+        .all(id) as string[];
+      const runOwner = this.#stmt(
+        `SELECT owner_pid AS pid, owner_start AS start, owner_boot AS boot, owner_host AS host, heartbeat_at AS beat
+           FROM runs WHERE id = ? AND status = 'running' AND owner_pid IS NOT NULL`,
+      );
+      for (const runId of runIds) {
+        const o = runOwner.get(runId) as (Owner & { beat: string | null }) | undefined;
+        if (o && ownerLiveness(o, o.beat ?? undefined) !== 'dead') {
+          throw new MmrunError('RUN_LOCKED', `point '${runId}' of sweep '${id}' is being run by pid ${o.pid}`, {
+            remedy: 'stop it first (kill -TERM <pid>), then remove the sweep',
+          });
+        }
+      }
+      const drop = this.#stmt('DELETE FROM runs WHERE id = ?');
+      for (const runId of runIds) drop.run(runId);
+      this.#stmt('DELETE FROM sweeps WHERE id = ?').run(id);
+      return { sweep, runIds };
+    });
+  }
+
   #alive(sweep: SweepRecord): boolean {
     return sweep.owner !== undefined && ownerLiveness(sweep.owner, sweep.heartbeatAt) !== 'dead';
   }

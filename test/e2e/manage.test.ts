@@ -110,6 +110,51 @@ describe('new, rm and gc', () => {
     expect(json<{ id: string }[]>(await mmrun(['list', '--json'], dir)).map((r) => r.id)).toEqual(['live']);
   });
 
+  it('rm <sweep-id> asks, refuses a live sweep, removes the sweep, its points and their runs; gc keeps sweeps whole', async () => {
+    const dir = fresh();
+    const sweep = ['sweep', COUNTER, '--jobs', '1', '--quiet'];
+    expect((await mmrun([...sweep, '-n', '1000', '--grid', 'work=0,1', '--id', 'sw'], dir)).code).toBe(0);
+    expect((await mmrun(['run', COUNTER, '--id', 'solo', '-n', '1000'], dir)).code).toBe(0);
+    const ids = async () => json<{ id: string }[]>(await mmrun(['list', '--all', '--json'], dir)).map((r) => r.id);
+    expect((await ids()).sort()).toEqual(['solo', 'sw', 'sw-p0000', 'sw-p0001']);
+
+    // gc never takes a point of a sweep: that would leave half of it.
+    const dry = await mmrun(['gc', '--status', 'completed', '--dry-run'], dir);
+    expect(dry.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^would remove solo /)]);
+
+    const ask = await mmrun(['rm', 'sw'], dir);
+    expect(ask.code).toBe(2);
+    expect(ask.stderr).toContain("remove sweep 'sw' (completed, 2/2 points completed, 2,000 rows)");
+    expect(ask.stderr).toContain('pass --yes');
+    expect(fs.existsSync(path.join(dir, 'sw-p0000'))).toBe(true);
+
+    const live = spawnMmrun([...sweep, '--grid', 'work=3000,3001', '-n', '1e6', '--id', 'lv'], dir);
+    await waitFor(() => peekRun(dir, 'lv-p0000')?.status === 'running', 30_000, 'a running point');
+    const refused = await mmrun(['rm', 'lv', '--yes'], dir);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('RUN_LOCKED');
+    expect(refused.stderr).toMatch(/sweep 'lv' is being run by pid \d+/);
+    expect(fs.existsSync(path.join(dir, 'lv-p0000'))).toBe(true);
+    live.child.kill('SIGTERM');
+    await live.exited;
+
+    const ok = await mmrun(['rm', 'sw', '--yes'], dir);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toContain('removed sweep sw and its 2 point runs');
+    expect(fs.existsSync(path.join(dir, 'sw-p0000'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'sw-p0001'))).toBe(false);
+    expect((await ids()).sort()).toEqual(['lv', 'lv-p0000', 'solo']); // lv-p0001 never started
+    expect((await mmrun(['show', 'sw'], dir)).stderr).toContain('RUN_NOT_FOUND');
+
+    // Killed between the catalog's commit and the directories: the catalog names nothing gone.
+    const crashed = await mmrun(['rm', 'lv', '--yes'], dir, { MMRUN_FAULT: 'rm-sweep-dirs' });
+    expect(crashed.code).not.toBe(0);
+    expect(await ids()).toEqual(['solo']);
+    expect(fs.existsSync(path.join(dir, 'lv-p0000'))).toBe(true);
+    expect((await mmrun(['rm', 'lv', '--yes'], dir)).stderr).toContain('RUN_NOT_FOUND');
+    expect(fs.existsSync(path.join(dir, 'solo'))).toBe(true);
+  }, 90_000);
+
   it('gc shows what it would do with --dry-run and removes only what matches', async () => {
     const dir = fresh();
     expect((await mmrun(['run', COUNTER, '--id', 'ok', '-n', '1000'], dir)).code).toBe(0);
