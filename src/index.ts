@@ -37,6 +37,7 @@ export { summarizeSweep } from './sweep/stats.ts';
 export type {
   ExtendSweepOptions,
   ResumeSweepOptions,
+  RunningPoint,
   SweepOptions,
   SweepProgress,
   SweepResult,

@@ -99,12 +99,18 @@ export interface SweepProgress {
   readonly completed: number;
   readonly failed: number;
   /** Points computing now, with their latest progress. */
-  readonly running: readonly Progress[];
+  readonly running: readonly RunningPoint[];
   readonly elapsedMs: number;
   /** Rows computed per second in this session, over all points. */
   readonly rowsPerSecond: number;
   /** Estimated time left, from this session's pace of points; undefined before one ends. */
   readonly etaMs: number | undefined;
+}
+
+/** A point computing now: its run's latest progress, its parameter set and seed. */
+export interface RunningPoint extends Progress {
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly seed: number;
 }
 
 /** How a session of a sweep ended. */
@@ -406,7 +412,7 @@ async function drive(
     const all = store.points(sweep.id);
     const todo = all.filter((p) => p.status !== 'completed');
     let completed = all.length - todo.length;
-    const running = new Map<string, Progress>();
+    const running = new Map<string, RunningPoint>();
     let rows = 0;
     let doneThisSession = 0;
     options.onStart?.({
@@ -436,7 +442,7 @@ async function drive(
     const runPoint = async (point: PointRecord, slot: number): Promise<void> => {
       let result: RunResult;
       const onProgress = (p: Progress) => {
-        running.set(point.runId, p);
+        running.set(point.runId, { ...p, params: point.params, seed: point.seed });
         report();
       };
       try {

@@ -21,6 +21,23 @@ describe('progress', () => {
     expect(progress).toMatch(/rows\/s {2}ETA .+ {2}flushed [\d,]+ .+ ago {2}at risk [\d,]+ rows/);
   });
 
+  it('on a terminal, a sweep: its line and one per running point, redrawn in place as a block', () => {
+    const dir = fresh();
+    const cmd = `${process.execPath} ${BIN} sweep ${COUNTER} --grid work=1500,1501 -n 300_000 --seed 7 --jobs 2 --runs-dir ${dir} --id sp`;
+    const r = spawnSync('script', ['-q', '-e', '-c', cmd, '/dev/null'], { encoding: 'utf8', timeout: 90_000 });
+    expect(r.status, r.stderr).toBe(0);
+    // Each redraw goes back to the block's first line (\r, cursor up) and erases down.
+    expect(r.stdout).toContain('\r\x1b[2A\x1b[J');
+    const blocks = r.stdout
+      .split(/\r\x1b\[\d+A\x1b\[J/)
+      .map((b) => b.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').split(/\r?\n/))
+      .filter((lines) => /^sp {2}\d\/2 points {2}[\d,]+ rows\/s {2}ETA /.test(lines[0] ?? ''));
+    const full = blocks.find((lines) => lines.length === 3);
+    expect(full, r.stdout.slice(0, 3000)).toBeDefined();
+    expect(full![1]).toMatch(/^ {2}p0000 {2}work=1500 {2}seed 7 +\d+\.\d% {2}[\d,]+ rows\/s$/);
+    expect(full![2]).toMatch(/^ {2}p0001 {2}work=1501 {2}seed 7 +\d+\.\d% {2}[\d,]+ rows\/s$/);
+  }, 120_000);
+
   it('off a terminal: pino JSON progress lines on stderr; --quiet silences them and the summary', async () => {
     const dir = fresh();
     const args = ['run', COUNTER, '-n', '200_000', '--param', 'work=1500'];
