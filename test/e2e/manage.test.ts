@@ -38,6 +38,26 @@ describe('progress', () => {
     expect(full![2]).toMatch(/^ {2}p0001 {2}work=1501 {2}seed 7 +\d+\.\d% {2}[\d,]+ rows\/s$/);
   }, 120_000);
 
+  it('off a terminal, a sweep: pino JSON lines naming the sweep, its counts and running points', async () => {
+    const dir = fresh();
+    const r = await mmrun(
+      ['sweep', COUNTER, '--grid', 'work=1500,1501', '-n', '200_000', '--jobs', '1', '--id', 'sl'],
+      dir,
+      {
+        MMRUN_PROGRESS_LOG_MS: '100',
+      },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stderr
+      .split('\n')
+      .filter((l) => l.includes('"event":"progress"'))
+      .map((l) => JSON.parse(l));
+    expect(events.length).toBeGreaterThanOrEqual(2);
+    expect(events[0]).toMatchObject({ event: 'progress', sweep: 'sl', points: 2, msg: 'progress' });
+    expect(events.some((e) => e.running.includes('sl-p0000'))).toBe(true);
+    expect(r.stderr).not.toContain('\x1b[');
+  }, 60_000);
+
   it('off a terminal: pino JSON progress lines on stderr; --quiet silences them and the summary', async () => {
     const dir = fresh();
     const args = ['run', COUNTER, '-n', '200_000', '--param', 'work=1500'];
