@@ -87,9 +87,10 @@ export function pointLine(r: SweepProgress['running'][number]): string {
   ].join('  ');
 }
 
-/** What a terminal shows of a sweep: its line, then one line per running point. */
+/** What a terminal shows of a sweep: its line, then one line per running point, in id order. */
 export function sweepLines(p: SweepProgress): string[] {
-  return [sweepLine(p), ...p.running.map(pointLine)];
+  const running = [...p.running].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return [sweepLine(p), ...running.map(pointLine)];
 }
 
 /** Prints the summary of a sweep session and returns the exit code. */

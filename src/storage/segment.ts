@@ -268,8 +268,13 @@ function openOrThrow(file: string, flags: string): number {
   }
 }
 
-/** Below this size a segment's blocks are reserved by writing zeros, not by spawning fallocate(1). */
-export const ZERO_FILL_BELOW = 64 << 20;
+/**
+ * Below this size a segment's blocks are reserved by writing zeros, not by spawning
+ * fallocate(1). Small on purpose: written zeros are pages in the cache and bytes the disk
+ * writes back, which fallocate's reserved blocks are not (the page helper relies on a new
+ * segment's pages not being resident).
+ */
+export const ZERO_FILL_BELOW = 1 << 20;
 
 /**
  * Reserves real blocks for the whole file. A small file is written with zeros in one
@@ -291,7 +296,7 @@ function allocate(fd: number, file: string, size: number): void {
   writeZeros(fd, start, size);
 }
 
-/** Writes zeros over [start, size) of the file, in chunks of at most 64 MiB. */
+/** Writes zeros over [start, size) of the file, in chunks of at most {@link ZERO_FILL_BELOW}. */
 function writeZeros(fd: number, start: number, size: number): void {
   if (size <= start) return;
   const zeros = Buffer.alloc(Math.min(ZERO_FILL_BELOW, size - start));

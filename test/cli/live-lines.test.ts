@@ -45,15 +45,15 @@ describe('progressOutput on a terminal', () => {
 });
 
 describe('sweepLines', () => {
-  it('is a line for the sweep, then one per running point with its params, seed, percent and rate', () => {
+  it('is a line for the sweep, then one per running point (in id order) with its params, seed, percent and rate', () => {
     const lines = sweepLines({
       id: 'sw',
       points: 40,
       completed: 12,
       failed: 1,
       running: [
-        { id: 'sw-p0013', rows: 450, iterations: 1000, rowsPerSecond: 2500, params: { drift: 0.1, tag: 'a' }, seed: 3 },
         { id: 'sw-p0014', rows: 1000, iterations: 1000, rowsPerSecond: 0, params: {}, seed: 4 },
+        { id: 'sw-p0013', rows: 450, iterations: 1000, rowsPerSecond: 2500, params: { drift: 0.1, tag: 'a' }, seed: 3 },
       ] as never,
       elapsedMs: 1000,
       rowsPerSecond: 1234567,
