@@ -21,6 +21,7 @@ export const FAULT_POINTS = [
   'code-change',
   'sweep-record',
   'sweep-between-points',
+  'rm-sweep-dirs',
 ] as const;
 
 export type FaultPoint = (typeof FAULT_POINTS)[number];

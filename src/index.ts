@@ -29,6 +29,7 @@ export { descrItemsize, inspectNpy } from './storage/npy-inspect.ts';
 export { Segment } from './storage/segment.ts';
 export { SegmentedArray } from './storage/segmented-array.ts';
 export type { GridAxis, ParamSet } from './sweep/grid.ts';
+export type { SweepGrid } from './sweep/options.ts';
 export type { SweepPlotOptions, SweepPlotResult } from './sweep/plot.ts';
 export { plotSweep } from './sweep/plot.ts';
 export type { PointStats, SetStats, SweepStats } from './sweep/stats.ts';
@@ -36,6 +37,7 @@ export { summarizeSweep } from './sweep/stats.ts';
 export type {
   ExtendSweepOptions,
   ResumeSweepOptions,
+  RunningPoint,
   SweepOptions,
   SweepProgress,
   SweepResult,

@@ -203,6 +203,33 @@ export class SweepCatalog {
     });
   }
 
+  /**
+   * Deletes a sweep, its points and their runs (checkpoints, checksums, events with them),
+   * in one transaction, and returns the run ids whose directories the caller then removes.
+   * Refused while the sweep's owner, or a point run's, is alive.
+   * @throws MmrunError RUN_NOT_FOUND, RUN_LOCKED
+   */
+  deleteSweep(id: string): { sweep: SweepRecord; runIds: string[] } {
+    const c = this.#c;
+    return c.write(() => {
+      const sweep = this.#require(id);
+      const remedy = 'stop it first (kill -TERM <pid>), then remove the sweep';
+      this.#checkTakeOver(sweep, remedy);
+      const points = readPoints(c, id, () => 'crashed');
+      for (const point of points) {
+        // A point whose owner is gone reads `crashed`; one that still reads `running` is alive.
+        if (point.status !== 'running') continue;
+        const run = this.runs.getRun(point.runId);
+        throw ownerLocked(`point '${point.runId}' of sweep '${id}' is being run`, run.owner, remedy);
+      }
+      const runIds = points.map((p) => p.runId);
+      const drop = c.stmt('DELETE FROM runs WHERE id = ?');
+      for (const runId of runIds) drop.run(runId);
+      c.stmt('DELETE FROM sweeps WHERE id = ?').run(id);
+      return { sweep, runIds };
+    });
+  }
+
   // Refuses a sweep whose owner lives; records a dead owner's as crashed. Whether it was.
   #checkTakeOver(sweep: SweepRecord, remedy: string): boolean {
     return checkTakeOver(

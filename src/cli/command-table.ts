@@ -64,7 +64,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   },
   rm: {
     command: 'rm <run-id>',
-    describe: 'Remove a run: its results, checkpoints and history (refuses a live run)',
+    describe: 'Remove a run, or a sweep with all its points: results, checkpoints and history (refuses a live one)',
     load: async () => (await import('./commands/rm.ts')).rmCommand as AnyCommand,
   },
   gc: {

@@ -1,10 +1,6 @@
-import pino from 'pino';
-import { config } from '../config.ts';
 import type { Progress } from '../runner/run.ts';
+import { progressOutput } from './live-lines.ts';
 import { count, duration } from './output.ts';
-
-/** Off a terminal, one log line every this many milliseconds ($MMRUN_PROGRESS_LOG_MS overrides). */
-const LOG_EVERY_MS = config().progressLogMs;
 
 /**
  * How a run reports progress: a live line on a terminal (percent, rows/s, ETA, flushed
@@ -15,50 +11,30 @@ export function progressReporter(options: { quiet: boolean; stream?: NodeJS.Writ
   onProgress: ((p: Progress) => void) | undefined;
   done: () => void;
 } {
-  const stream = options.stream ?? process.stderr;
   if (options.quiet) return { onProgress: undefined, done: () => {} };
-  if (stream.isTTY) {
-    let shown = false;
-    return {
-      onProgress: (p) => {
-        shown = true;
-        stream.write(`\r\x1b[2K${progressLine(p)}`);
-      },
-      done: () => {
-        if (shown) stream.write('\r\x1b[2K');
-      },
-    };
-  }
-  const log = progressLog();
-  let last = 0;
+  const out = progressOutput(options.stream ? { stream: options.stream } : {});
   return {
     onProgress: (p) => {
-      if (p.elapsedMs - last < LOG_EVERY_MS) return;
-      last = p.elapsedMs;
-      log.info(
-        {
-          event: 'progress',
-          run: p.id,
-          rows: p.rows,
-          iterations: p.iterations,
-          flushedRows: p.flushedRows,
-          rowsPerSecond: Math.round(p.rowsPerSecond),
-          etaSeconds: Math.round(eta(p) / 1000),
-          rowsAtRisk: p.rowsAtRisk,
-        },
-        'progress',
-      );
+      if (out.tty) {
+        out.draw([progressLine(p)]);
+        return;
+      }
+      out.log(p.elapsedMs, {
+        event: 'progress',
+        run: p.id,
+        rows: p.rows,
+        iterations: p.iterations,
+        flushedRows: p.flushedRows,
+        rowsPerSecond: Math.round(p.rowsPerSecond),
+        etaSeconds: Math.round(eta(p) / 1000),
+        rowsAtRisk: p.rowsAtRisk,
+      });
     },
-    done: () => {},
+    done: () => out.clear(),
   };
 }
 
 const eta = (p: Progress) => (p.rowsPerSecond > 0 ? ((p.iterations - p.rows) / p.rowsPerSecond) * 1000 : Number.NaN);
-
-/** Progress as pino JSON lines on stderr (synchronous, so none is lost at exit), for a non-terminal. */
-export function progressLog(): pino.Logger {
-  return pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
-}
 
 /** "walk-…  45.2%  4,512,000/10,000,000  3,912,442 rows/s  ETA 1 min 24 s  flushed 4,000,000 0.3 s ago  at risk 512,000 rows" */
 export function progressLine(p: Progress): string {

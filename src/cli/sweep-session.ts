@@ -1,19 +1,15 @@
-import { config } from '../config.ts';
 import { MmrunError } from '../errors.ts';
 import type { ResumeSweepOptions, SweepOptions, SweepProgress, SweepResult, SweepStartInfo } from '../sweep/sweep.ts';
+import { progressOutput } from './live-lines.ts';
 import { count, duration, EXIT, reportError, say } from './output.ts';
-import { progressLog } from './progress.ts';
 import { runsDirFlag } from './report.ts';
 import { abortOnSignals, exitCodeFor, signalName } from './signals.ts';
-
-/** Off a terminal, one log line every this many milliseconds ($MMRUN_PROGRESS_LOG_MS overrides). */
-const LOG_EVERY_MS = config().progressLogMs;
 
 type Hooks = Pick<SweepOptions & ResumeSweepOptions, 'signal' | 'onStart' | 'onProgress'>;
 
 /**
  * Runs one session of a sweep (started or resumed): stop signals wired in, the sweep id on
- * stdout, one progress line on a terminal (log lines otherwise), the summary, the exit code.
+ * stdout, on a terminal a line for the sweep and one per running point (log lines otherwise), the summary, the exit code.
  */
 export async function runSweepSession(
   argv: { quiet?: boolean; 'runs-dir'?: string; 'preempt-signal'?: string; 'checkpoint-signal'?: string },
@@ -26,32 +22,28 @@ export async function runSweepSession(
     });
   }
   const preempt = argv['preempt-signal'] && signalName(argv['preempt-signal'], '--preempt-signal');
-  const stream = process.stderr;
-  let shown = false;
-  let lastLog = Number.NEGATIVE_INFINITY;
-  const log = quiet || stream.isTTY ? undefined : progressLog();
+  const out = progressOutput({ logFirst: true });
+  // A terminal is redrawn at most every 100 ms: a sweep of many short points reports often.
+  let drawnAt = Number.NEGATIVE_INFINITY;
   const onProgress = quiet
     ? undefined
     : (p: SweepProgress) => {
-        if (stream.isTTY) {
-          shown = true;
-          stream.write(`\r\x1b[2K${sweepLine(p)}`.slice(0, (stream.columns || 200) + 5));
-        } else if (p.elapsedMs - lastLog >= LOG_EVERY_MS) {
-          lastLog = p.elapsedMs;
-          log?.info(
-            {
-              event: 'progress',
-              sweep: p.id,
-              completed: p.completed,
-              failed: p.failed,
-              points: p.points,
-              running: p.running.map((r) => r.id),
-              rowsPerSecond: Math.round(p.rowsPerSecond),
-              etaSeconds: p.etaMs === undefined ? null : Math.round(p.etaMs / 1000),
-            },
-            'progress',
-          );
+        if (out.tty) {
+          if (p.elapsedMs - drawnAt < 100) return;
+          drawnAt = p.elapsedMs;
+          out.draw(sweepLines(p));
+          return;
         }
+        out.log(p.elapsedMs, {
+          event: 'progress',
+          sweep: p.id,
+          completed: p.completed,
+          failed: p.failed,
+          points: p.points,
+          running: p.running.map((r) => r.id),
+          rowsPerSecond: Math.round(p.rowsPerSecond),
+          etaSeconds: p.etaMs === undefined ? null : Math.round(p.etaMs / 1000),
+        });
       };
   const result = await start({
     signal: abortOnSignals(preempt || undefined),
@@ -65,23 +57,40 @@ export async function runSweepSession(
     },
     ...(onProgress ? { onProgress } : {}),
   });
-  if (shown) stream.write('\r\x1b[2K');
+  out.clear();
   process.exitCode = reportSweep(result, argv['runs-dir'], quiet);
 }
 
-/** "walk-sweep-…  12/40 points  1 failed  3,912,442 rows/s  ETA 1 min 24 s  running: p0013 45%" */
+/** The sweep's line: "walk-sweep-…  12/40 points  1 failed  3,912,442 rows/s  ETA 1 min 24 s". */
 export function sweepLine(p: SweepProgress): string {
-  const runningPart = p.running
-    .map((r) => `${r.id.slice(r.id.lastIndexOf('-') + 1)} ${((100 * r.rows) / r.iterations).toFixed(0)}%`)
-    .join(' ');
   return [
     p.id,
     `${p.completed}/${p.points} points`,
     ...(p.failed > 0 ? [`${p.failed} failed`] : []),
     `${count(p.rowsPerSecond)} rows/s`,
     `ETA ${p.etaMs === undefined ? '?' : duration(p.etaMs)}`,
-    ...(runningPart ? [`running: ${runningPart}`] : []),
   ].join('  ');
+}
+
+/** A running point's line: "  p0013  drift=0.1 label=a  seed 3   45.0%  1,204,332 rows/s". */
+export function pointLine(r: SweepProgress['running'][number]): string {
+  const params = Object.entries(r.params)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ');
+  const percent = ((100 * r.rows) / Math.max(1, r.iterations)).toFixed(1).padStart(5);
+  return [
+    `  ${r.id.slice(r.id.lastIndexOf('-') + 1)}`,
+    ...(params ? [params] : []),
+    `seed ${r.seed}`,
+    `${percent}%`,
+    `${count(r.rowsPerSecond)} rows/s`,
+  ].join('  ');
+}
+
+/** What a terminal shows of a sweep: its line, then one line per running point, in id order. */
+export function sweepLines(p: SweepProgress): string[] {
+  const running = [...p.running].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return [sweepLine(p), ...running.map(pointLine)];
 }
 
 /** Prints the summary of a sweep session and returns the exit code. */

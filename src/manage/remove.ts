@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Catalog, type RunRecord, type RunStatus } from '../catalog/catalog.ts';
-import { listRuns } from '../catalog/query.ts';
+import { CATALOG_FILE, Catalog, type RunRecord, type RunStatus } from '../catalog/catalog.ts';
+import { listRuns, requireCatalog } from '../catalog/query.ts';
+import { SweepCatalog, type SweepRecord } from '../catalog/sweeps.ts';
 import { MmrunError, show } from '../errors.ts';
+import { crashPoint } from '../faults.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 
 /**
@@ -19,6 +21,32 @@ export function removeRun(id: string, runsDir?: string): RunRecord {
   } finally {
     catalog.close();
   }
+}
+
+/**
+ * Removes a sweep: first, in one transaction of the catalog, the sweep, its points and
+ * their runs (refused while the sweep or a point is live), then the point runs'
+ * directories. The catalog goes first, as for {@link removeRun}: it must never name a run
+ * whose files are gone (show, stats, resume trust it). A crash in between leaves only
+ * directories no catalog row names, which no command reads; `rm` of the sweep then
+ * answers RUN_NOT_FOUND, and the directories may be deleted by hand.
+ * @throws MmrunError RUN_NOT_FOUND, RUN_LOCKED
+ */
+export function removeSweep(id: string, runsDir?: string): { sweep: SweepRecord; runIds: string[] } {
+  const dir = resolveRunsDir(runsDir);
+  requireCatalog(dir, id);
+  const store = SweepCatalog.open(dir, { create: false });
+  let removed: { sweep: SweepRecord; runIds: string[] };
+  try {
+    removed = store.deleteSweep(id);
+  } finally {
+    store.close();
+  }
+  for (const runId of removed.runIds) {
+    crashPoint('rm-sweep-dirs');
+    fs.rmSync(path.join(dir, runId), { recursive: true, force: true });
+  }
+  return removed;
 }
 
 export interface GcOptions {
@@ -42,8 +70,9 @@ export function parseAge(text: string): number {
 }
 
 /**
- * The runs `gc` would remove: those matching every given filter, never a running one.
- * At least one filter is required, so that `gc` never means "everything".
+ * The runs `gc` would remove: those matching every given filter, never a running one, and
+ * never a point of a sweep (a sweep goes as a whole, with `rm <sweep-id>`, so that gc never
+ * leaves half a sweep). At least one filter is required, so that `gc` never means "everything".
  */
 export function selectGarbage(options: GcOptions): RunRecord[] {
   if (!options.statuses?.length && options.olderThan === undefined) {
@@ -52,10 +81,24 @@ export function selectGarbage(options: GcOptions): RunRecord[] {
     });
   }
   const cutoff = options.olderThan === undefined ? Number.POSITIVE_INFINITY : Date.now() - parseAge(options.olderThan);
-  return listRuns(resolveRunsDir(options.runsDir)).filter(
+  const dir = resolveRunsDir(options.runsDir);
+  const points = pointRunIds(dir);
+  return listRuns(dir).filter(
     (r) =>
       r.status !== 'running' &&
+      !points.has(r.id) &&
       (!options.statuses?.length || options.statuses.includes(r.status)) &&
       Date.parse(r.updatedAt) <= cutoff,
   );
+}
+
+/** The run ids of every point of every sweep of a runs directory (none without a catalog). */
+export function pointRunIds(runsDir: string): Set<string> {
+  if (!fs.existsSync(path.join(runsDir, CATALOG_FILE))) return new Set();
+  const store = SweepCatalog.open(runsDir, { create: false });
+  try {
+    return store.pointRunIds();
+  } finally {
+    store.close();
+  }
 }

@@ -37,6 +37,26 @@ export interface BarData {
   readonly counts: Float64Array;
 }
 
+/** One line of a {@link SeriesData}: its points, each with an error bar from `lo` to `hi`. */
+export interface Series {
+  readonly label: string;
+  readonly x: readonly number[];
+  readonly y: readonly number[];
+  readonly lo: readonly number[];
+  readonly hi: readonly number[];
+}
+
+/**
+ * A few lines of a few points each, with error bars, told apart by colour (and, past the
+ * palette, by dashes) and named in a legend (none for a single series).
+ */
+export interface SeriesData {
+  readonly kind: 'series';
+  /** Shown above the legend's entries: what tells the series apart. */
+  readonly legendTitle: string;
+  readonly series: readonly Series[];
+}
+
 export interface ChartSpec {
   /** Size of the image in pixels. */
   readonly width: number;
@@ -46,7 +66,7 @@ export interface ChartSpec {
   readonly notes: readonly string[];
   readonly x: AxisSpec;
   readonly y: AxisSpec;
-  readonly data: LineData | BarData;
+  readonly data: LineData | BarData | SeriesData;
 }
 
 /** Where the plot area ends up in the image: the pixel the data is drawn in. */
@@ -66,6 +86,20 @@ const COLOR = {
   zero: '#b8b8b8',
   data: '#1f77b4',
 } as const;
+
+/** Series colours (matplotlib's tab10: distinct, and readable on white). */
+export const SERIES_COLORS = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+] as const;
 
 /** Sizes at the reference size of 800 × 450; other sizes scale them, by 0.85 to 2.5. */
 const BASE = { pad: 14, title: 16, note: 12, tick: 12, label: 13, tickLength: 5 } as const;
@@ -104,7 +138,7 @@ export function chartSvg(spec: ChartSpec): string {
     if (!inside(y, top, bottom)) continue;
     grid.push(`<line x1="${left}" x2="${right}" y1="${y}" y2="${y}"${v === 0 ? ` stroke="${COLOR.zero}"` : ''}/>`);
   }
-  if (spec.data.kind === 'line') {
+  if (spec.data.kind !== 'bars') {
     for (const v of l.xTicks.values) {
       const x = crisp(sx(v));
       if (!inside(x, left, right)) continue;
@@ -115,8 +149,12 @@ export function chartSvg(spec: ChartSpec): string {
 
   out.push(`<g clip-path="url(#plot-area)">`);
   if (spec.data.kind === 'line') out.push(...lineElements(spec.data, sx, sy, size));
+  else if (spec.data.kind === 'series') out.push(...seriesElements(spec.data, sx, sy, size));
   else out.push(barElements(spec.data, sx, sy));
   out.push('</g>');
+  if (spec.data.kind === 'series' && spec.data.series.length > 1) {
+    out.push(legendElement(spec.data, area, sx, sy, size));
+  }
 
   // The frame and the ticks over the data, then the labels.
   const marks: string[] = [
@@ -248,6 +286,103 @@ function lineElements(data: LineData, sx: Scale, sy: Scale, size: Sizes): string
     elements.push(`<g fill="${COLOR.data}">${dots.join('')}</g>`);
   }
   return elements;
+}
+
+const seriesColor = (k: number) => SERIES_COLORS[k % SERIES_COLORS.length]!;
+// Past the palette, colours repeat with a dash pattern.
+const seriesDash = (k: number, scale: number) =>
+  k < SERIES_COLORS.length ? '' : ` stroke-dasharray="${round(6 * scale)} ${round(3 * scale)}"`;
+
+function seriesElements(data: SeriesData, sx: Scale, sy: Scale, size: Sizes): string[] {
+  const n = data.series.length;
+  const stroke = round(Math.max(1, 1.5 * size.scale));
+  const r = round(3 * size.scale);
+  const cap = 4 * size.scale;
+  // Series side by side at one x are moved apart a little, so their error bars do not hide each other.
+  const dodge = n > 1 ? Math.min(3 * size.scale, 24 / n) : 0;
+  return data.series.map((s, k) => {
+    const shift = (k - (n - 1) / 2) * dodge;
+    const px = s.x.map((x) => round(sx(x) + shift));
+    const path = px.map((x, i) => `${i === 0 ? 'M' : 'L'}${x} ${round(sy(s.y[i]!))}`).join('');
+    const bars: string[] = [];
+    for (let i = 0; i < px.length; i++) {
+      const lo = s.lo[i]!;
+      const hi = s.hi[i]!;
+      if (!(hi > lo)) continue;
+      const x = px[i]!;
+      const y0 = round(sy(lo));
+      const y1 = round(sy(hi));
+      bars.push(
+        `M${x} ${y0}L${x} ${y1}M${round(x - cap)} ${y0}L${round(x + cap)} ${y0}M${round(x - cap)} ${y1}L${round(x + cap)} ${y1}`,
+      );
+    }
+    const dots = px.map((x, i) => `<circle cx="${x}" cy="${round(sy(s.y[i]!))}" r="${r}"/>`).join('');
+    const color = seriesColor(k);
+    return [
+      `<g class="series" data-label="${escapeXml(s.label)}" stroke="${color}" fill="${color}">`,
+      `<path d="${path}" fill="none" stroke-width="${stroke}" stroke-linejoin="round"${seriesDash(k, size.scale)}/>`,
+      bars.length > 0
+        ? `<path d="${bars.join('')}" fill="none" stroke-width="${round(Math.max(1, size.scale))}"/>`
+        : '',
+      `<g stroke="none">${dots}</g>`,
+      '</g>',
+    ].join('');
+  });
+}
+
+/** The legend, in the corner of the plot area that covers the fewest points and error bars. */
+function legendElement(data: SeriesData, area: PlotArea, sx: Scale, sy: Scale, size: Sizes): string {
+  const font = size.tick;
+  const lineH = Math.round(font * 1.45);
+  const swatch = Math.round(22 * size.scale);
+  const pad = Math.round(8 * size.scale);
+  const labels = data.series.map((s) => s.label);
+  const maxWidth = (area.right - area.left) / 2;
+  const title = shorten(data.legendTitle, maxWidth - 2 * pad, font, true);
+  const texts = labels.map((t) => shorten(t, maxWidth - 2 * pad - swatch - 6, font, false));
+  const width = Math.ceil(
+    Math.max(textWidth(title, font, true), ...texts.map((t) => swatch + 6 + textWidth(t, font))) + 2 * pad,
+  );
+  const height = (texts.length + 1) * lineH + pad;
+  const inset = Math.round(6 * size.scale);
+  const corners = [
+    { x: area.right - inset - width, y: area.top + inset },
+    { x: area.left + inset, y: area.top + inset },
+    { x: area.right - inset - width, y: area.bottom - inset - height },
+    { x: area.left + inset, y: area.bottom - inset - height },
+  ];
+  const covered = (c: { x: number; y: number }) => {
+    let hits = 0;
+    for (const s of data.series) {
+      for (let i = 0; i < s.x.length; i++) {
+        const x = sx(s.x[i]!);
+        if (x < c.x - 4 || x > c.x + width + 4) continue;
+        const top = sy(s.hi[i]!);
+        const bottom = sy(s.lo[i]!);
+        if (bottom >= c.y - 4 && top <= c.y + height + 4) hits++;
+      }
+    }
+    return hits;
+  };
+  const best = corners.reduce((a, b) => (covered(b) < covered(a) ? b : a));
+  const x0 = Math.round(best.x);
+  const y0 = Math.round(best.y);
+  const parts = [
+    `<g class="legend">`,
+    `<rect x="${x0 + 0.5}" y="${y0 + 0.5}" width="${width}" height="${height}" fill="#ffffff" fill-opacity="0.9" stroke="${COLOR.grid}"/>`,
+    `<text x="${x0 + pad}" y="${round(y0 + pad / 2 + lineH * 0.75)}" font-size="${font}" font-weight="bold" fill="${COLOR.text}">${escapeXml(title)}</text>`,
+  ];
+  for (const [k, text] of texts.entries()) {
+    const cy = y0 + pad / 2 + lineH * (k + 1) + lineH / 2;
+    const color = seriesColor(k);
+    parts.push(
+      `<line x1="${x0 + pad}" x2="${x0 + pad + swatch}" y1="${round(cy)}" y2="${round(cy)}" stroke="${color}" stroke-width="${round(Math.max(1, 1.5 * size.scale))}"${seriesDash(k, size.scale)}/>`,
+      `<circle cx="${round(x0 + pad + swatch / 2)}" cy="${round(cy)}" r="${round(3 * size.scale)}" fill="${color}"/>`,
+      `<text x="${x0 + pad + swatch + 6}" y="${round(cy + font * 0.36)}" font-size="${font}" fill="${COLOR.text}">${escapeXml(text)}</text>`,
+    );
+  }
+  parts.push('</g>');
+  return parts.join('');
 }
 
 function barElements(data: BarData, sx: Scale, sy: Scale): string {

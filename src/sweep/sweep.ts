@@ -3,6 +3,7 @@ import { currentOwner } from '../catalog/ownership.ts';
 import { requireCatalog } from '../catalog/query.ts';
 import { type PointRecord, type PointStatus, SweepCatalog, type SweepRecord } from '../catalog/sweeps.ts';
 import { MmrunError, show } from '../errors.ts';
+import type { ParamValue } from '../experiment/define.ts';
 import { type LoadedExperiment, loadExperiment, resolveExperiment } from '../experiment/load.ts';
 import { applyParams, parseCount } from '../experiment/params.ts';
 import { CounterRng, randomSeed } from '../experiment/rng.ts';
@@ -10,13 +11,23 @@ import { crashPoint } from '../faults.ts';
 import { normalizeFlushPolicy } from '../runner/flush-policy.ts';
 import { checkRunId, type Progress, type RunResult, resolveRunsDir, type SharedResources } from '../runner/run.ts';
 import { startTicker } from '../runner/ticker.ts';
-import { checkPointCount, expandGrid, type GridAxis, gridSize, type ParamSet, parseGrid } from './grid.ts';
+import { checkPointCount, expandGrid, type GridAxis, gridSize, type ParamSet } from './grid.ts';
 import { startSweepHeartbeat } from './heartbeat.ts';
+import { isEmptyGrid, normalizeGrid, normalizeParams, positiveInt, type SweepGrid } from './options.ts';
 import { paramArgs, runOne, type SweepSpecJson } from './point.ts';
 import { PointWorker } from './point-pool.ts';
 import { readPointsFile } from './points-file.ts';
 
-export { paramArgs, type SweepSpecJson };
+export { paramArgs, type SweepGrid, type SweepSpecJson };
+
+/** A recorded spec's `key=value` params as the overrides they are (keys given only). */
+function overridesOf(
+  defaults: Readonly<Record<string, ParamValue>>,
+  texts: readonly string[],
+): Record<string, ParamValue> {
+  const all = applyParams(defaults, texts);
+  return Object.fromEntries(texts.map((t) => t.slice(0, t.indexOf('='))).map((k) => [k, all[k]!]));
+}
 
 /** Options of {@link startSweep}. */
 export interface SweepOptions {
@@ -24,27 +35,33 @@ export interface SweepOptions {
   readonly experiment: string;
   /** @default $MMRUN_RUNS_DIR, else ./runs */
   readonly runsDir?: string;
-  /** `key=v1,v2`, `key=a:b:n` or `key=a:b:n:log`, one per swept param. */
-  readonly grid?: readonly string[];
+  /**
+   * The values of each swept param, typed as its default: `{ drift: [0, 0.1, 0.2] }` (keys
+   * in order, the first varying slowest) or `[{ key: 'drift', values: [0, 0.1, 0.2] }]`.
+   */
+  readonly grid?: SweepGrid;
   /** A .jsonl or .csv file of parameter sets (instead of `grid`). */
   readonly points?: string;
   /** Replicates per parameter set; replicate r runs with seed `seed + r`. @default 1 */
-  readonly seeds?: number | string;
+  readonly seeds?: number;
   /** @default a random seed, recorded */
   readonly seed?: number;
   /** Rows per point. @default the experiment's `iterations` */
-  readonly iterations?: number | string;
-  /** `key=value` overrides common to every point. */
-  readonly params?: readonly string[];
+  readonly iterations?: number;
+  /** Param overrides common to every point, typed as their defaults: `{ label: 'b' }`. */
+  readonly params?: Readonly<Record<string, ParamValue>>;
   /** Points computed at once in this process. @default the number of cores */
-  readonly jobs?: number | string;
+  readonly jobs?: number;
   /** @default `<experiment>-sweep-<yyyymmdd-hhmmss>-<4 hex>` */
   readonly id?: string;
   /** Allow more than a million points. */
   readonly yes?: boolean;
-  readonly flushEvery?: number | string;
+  /** Flush every N rows. @default 1,000,000 */
+  readonly flushEvery?: number;
+  /** Flush every T seconds. @default 10 */
   readonly flushInterval?: number;
-  readonly segmentRows?: number | string;
+  /** Rows per segment file. @default what fits in 1 GiB */
+  readonly segmentRows?: number;
   /** Resolves relative experiment paths. @default process.cwd() */
   readonly cwd?: string;
   readonly signal?: AbortSignal;
@@ -56,7 +73,8 @@ export interface SweepOptions {
 export interface ResumeSweepOptions {
   readonly sweepId: string;
   readonly runsDir?: string;
-  readonly jobs?: number | string;
+  /** Points computed at once in this process. @default the number of cores */
+  readonly jobs?: number;
   /** Continue although the experiment's source changed since the sweep began. */
   readonly allowChanged?: boolean;
   readonly signal?: AbortSignal;
@@ -81,12 +99,18 @@ export interface SweepProgress {
   readonly completed: number;
   readonly failed: number;
   /** Points computing now, with their latest progress. */
-  readonly running: readonly Progress[];
+  readonly running: readonly RunningPoint[];
   readonly elapsedMs: number;
   /** Rows computed per second in this session, over all points. */
   readonly rowsPerSecond: number;
   /** Estimated time left, from this session's pace of points; undefined before one ends. */
   readonly etaMs: number | undefined;
+}
+
+/** A point computing now: its run's latest progress, its parameter set and seed. */
+export interface RunningPoint extends Progress {
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly seed: number;
 }
 
 /** How a session of a sweep ended. */
@@ -116,17 +140,6 @@ export function pointRunId(sweepId: string, idx: number, total: number): string 
   return `${sweepId}-p${String(idx).padStart(Math.max(4, String(total - 1).length), '0')}`;
 }
 
-function positiveInt(value: number | string | undefined, what: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = typeof value === 'number' ? value : Number(String(value).replaceAll('_', ''));
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new MmrunError('BAD_OPTION', `${what} must be a whole number of at least 1, got ${show(value)}`, {
-      remedy: `pass ${what} 1 or more`,
-    });
-  }
-  return n;
-}
-
 /** The planned points of a sweep: every parameter set × every replicate seed. */
 export interface SweepPlan {
   readonly id: string;
@@ -139,11 +152,10 @@ export interface SweepPlan {
  * @throws MmrunError BAD_GRID, BAD_PARAM, SWEEP_TOO_LARGE, BAD_OPTION, BAD_ITERATIONS, BAD_RUN_ID
  */
 export function planSweep(loaded: LoadedExperiment, options: Omit<SweepOptions, 'experiment'>): SweepPlan {
-  const params = [...(options.params ?? [])];
-  applyParams(loaded.params, params); // refuses a bad --param before anything else
+  const params = paramArgs(normalizeParams(loaded.params, options.params)); // a bad param first
   const iterations = parseCount(options.iterations ?? loaded.experiment.iterations ?? Number.NaN);
   const seeds = positiveInt(options.seeds, '--seeds', 1);
-  if (options.grid?.length && options.points !== undefined) {
+  if (!isEmptyGrid(options.grid) && options.points !== undefined) {
     throw new MmrunError('BAD_OPTION', '--grid and --points both give the parameter sets', {
       remedy: 'use --grid for a cartesian product, or --points for an explicit list, not both',
     });
@@ -154,12 +166,12 @@ export function planSweep(loaded: LoadedExperiment, options: Omit<SweepOptions, 
     sets = readPointsFile(options.points, loaded.params);
     checkPointCount(sets.length, seeds, options.yes === true);
   } else {
-    if (!options.grid?.length) {
+    if (options.grid === undefined || isEmptyGrid(options.grid)) {
       throw new MmrunError('BAD_GRID', 'the sweep has an empty grid', {
         remedy: `give --grid key=v1,v2 (or key=a:b:n) for one or more of the params: ${Object.keys(loaded.params).join(', ') || '(none)'}; or --points file.jsonl`,
       });
     }
-    axes = parseGrid(loaded.params, options.grid);
+    axes = normalizeGrid(loaded.params, options.grid);
     checkPointCount(gridSize(axes), seeds, options.yes === true);
     sets = expandGrid(axes);
   }
@@ -183,6 +195,7 @@ export function planSweep(loaded: LoadedExperiment, options: Omit<SweepOptions, 
     every: options.flushEvery === undefined ? undefined : parseCount(options.flushEvery, '--flush-every', 'BAD_OPTION'),
     intervalSeconds: options.flushInterval,
   });
+  if (options.segmentRows !== undefined) parseCount(options.segmentRows, '--segment-rows', 'BAD_OPTION');
   return {
     id,
     points,
@@ -195,8 +208,7 @@ export function planSweep(loaded: LoadedExperiment, options: Omit<SweepOptions, 
       params,
       flushEvery: options.flushEvery === undefined ? null : policy.every,
       flushInterval: options.flushInterval ?? null,
-      segmentRows:
-        options.segmentRows === undefined ? null : parseCount(options.segmentRows, '--segment-rows', 'BAD_OPTION'),
+      segmentRows: options.segmentRows ?? null,
     },
   };
 }
@@ -206,7 +218,7 @@ export function planSweep(loaded: LoadedExperiment, options: Omit<SweepOptions, 
  * records the sweep and all its points in one transaction and computes the points, `jobs`
  * at a time, each an ordinary run made exactly as `mmrun run` makes it.
  * @example
- * const r = await startSweep({ experiment: 'walk', grid: ['drift=0:0.1:5'], seeds: 3, seed: 1, iterations: 1e5 });
+ * const r = await startSweep({ experiment: 'walk', grid: { drift: [0, 0.05, 0.1] }, seeds: 3, seed: 1, iterations: 1e5 });
  * console.log(r.status, r.completed, 'of', r.points);
  */
 export async function startSweep(options: SweepOptions): Promise<SweepResult> {
@@ -290,7 +302,7 @@ export async function extendSweep(options: ExtendSweepOptions): Promise<SweepRes
     }
     const seeds = positiveInt(options.seeds, '--seeds', spec.seeds);
     const existing = store.points(before.id);
-    const given = Boolean(options.grid?.length) || options.points !== undefined;
+    const given = !isEmptyGrid(options.grid) || options.points !== undefined;
     // Without a new grid or points file: the sweep's own parameter sets, for more seeds.
     const plan = given
       ? planSweep(loaded, {
@@ -299,7 +311,7 @@ export async function extendSweep(options: ExtendSweepOptions): Promise<SweepRes
           seeds,
           seed: spec.seed,
           iterations: spec.iterations,
-          params: spec.params,
+          params: overridesOf(loaded.params, spec.params),
           id: before.id,
           ...(options.yes === undefined ? {} : { yes: options.yes }),
         })
@@ -400,7 +412,7 @@ async function drive(
     const all = store.points(sweep.id);
     const todo = all.filter((p) => p.status !== 'completed');
     let completed = all.length - todo.length;
-    const running = new Map<string, Progress>();
+    const running = new Map<string, RunningPoint>();
     let rows = 0;
     let doneThisSession = 0;
     options.onStart?.({
@@ -430,7 +442,7 @@ async function drive(
     const runPoint = async (point: PointRecord, slot: number): Promise<void> => {
       let result: RunResult;
       const onProgress = (p: Progress) => {
-        running.set(point.runId, p);
+        running.set(point.runId, { ...p, params: point.params, seed: point.seed });
         report();
       };
       try {

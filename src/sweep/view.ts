@@ -41,8 +41,12 @@ export interface SweepView {
 /** One sweep and its points. @throws MmrunError RUN_NOT_FOUND */
 export function sweepView(store: SweepCatalog, id: string): SweepView {
   const sweep = store.getSweep(id);
+  return viewOf(sweep, store.points(id));
+}
+
+/** The view of a sweep record and its points (as read by a SweepCatalog or a CatalogReader). */
+export function viewOf(sweep: SweepRecord, records: readonly PointRecord[]): SweepView {
   const spec = sweep.spec as unknown as SweepSpecJson;
-  const records = store.points(id);
   const points = records.map((p) => ({
     runId: p.runId,
     params: p.params,

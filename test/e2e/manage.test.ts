@@ -21,6 +21,43 @@ describe('progress', () => {
     expect(progress).toMatch(/rows\/s {2}ETA .+ {2}flushed [\d,]+ .+ ago {2}at risk [\d,]+ rows/);
   });
 
+  it('on a terminal, a sweep: its line and one per running point, redrawn in place as a block', () => {
+    const dir = fresh();
+    const cmd = `${process.execPath} ${BIN} sweep ${COUNTER} --grid work=1500,1501 -n 300_000 --seed 7 --jobs 2 --runs-dir ${dir} --id sp`;
+    const r = spawnSync('script', ['-q', '-e', '-c', cmd, '/dev/null'], { encoding: 'utf8', timeout: 90_000 });
+    expect(r.status, r.stderr).toBe(0);
+    // Each redraw goes back to the block's first line (\r, cursor up) and erases down.
+    expect(r.stdout).toContain('\r\x1b[2A\x1b[J');
+    const blocks = r.stdout
+      .split(/\r\x1b\[\d+A\x1b\[J/)
+      .map((b) => b.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').split(/\r?\n/))
+      .filter((lines) => /^sp {2}\d\/2 points {2}[\d,]+ rows\/s {2}ETA /.test(lines[0] ?? ''));
+    const full = blocks.find((lines) => lines.length === 3);
+    expect(full, r.stdout.slice(0, 3000)).toBeDefined();
+    expect(full![1]).toMatch(/^ {2}p0000 {2}work=1500 {2}seed 7 +\d+\.\d% {2}[\d,]+ rows\/s$/);
+    expect(full![2]).toMatch(/^ {2}p0001 {2}work=1501 {2}seed 7 +\d+\.\d% {2}[\d,]+ rows\/s$/);
+  }, 120_000);
+
+  it('off a terminal, a sweep: pino JSON lines naming the sweep, its counts and running points', async () => {
+    const dir = fresh();
+    const r = await mmrun(
+      ['sweep', COUNTER, '--grid', 'work=1500,1501', '-n', '200_000', '--jobs', '1', '--id', 'sl'],
+      dir,
+      {
+        MMRUN_PROGRESS_LOG_MS: '100',
+      },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stderr
+      .split('\n')
+      .filter((l) => l.includes('"event":"progress"'))
+      .map((l) => JSON.parse(l));
+    expect(events.length).toBeGreaterThanOrEqual(2);
+    expect(events[0]).toMatchObject({ event: 'progress', sweep: 'sl', points: 2, msg: 'progress' });
+    expect(events.some((e) => e.running.includes('sl-p0000'))).toBe(true);
+    expect(r.stderr).not.toContain('\x1b[');
+  }, 60_000);
+
   it('off a terminal: pino JSON progress lines on stderr; --quiet silences them and the summary', async () => {
     const dir = fresh();
     const args = ['run', COUNTER, '-n', '200_000', '--param', 'work=1500'];
@@ -109,6 +146,51 @@ describe('new, rm and gc', () => {
     expect(fs.existsSync(path.join(dir, 'x'))).toBe(false);
     expect(json<{ id: string }[]>(await mmrun(['list', '--json'], dir)).map((r) => r.id)).toEqual(['live']);
   });
+
+  it('rm <sweep-id> asks, refuses a live sweep, removes the sweep, its points and their runs; gc keeps sweeps whole', async () => {
+    const dir = fresh();
+    const sweep = ['sweep', COUNTER, '--jobs', '1', '--quiet'];
+    expect((await mmrun([...sweep, '-n', '1000', '--grid', 'work=0,1', '--id', 'sw'], dir)).code).toBe(0);
+    expect((await mmrun(['run', COUNTER, '--id', 'solo', '-n', '1000'], dir)).code).toBe(0);
+    const ids = async () => json<{ id: string }[]>(await mmrun(['list', '--all', '--json'], dir)).map((r) => r.id);
+    expect((await ids()).sort()).toEqual(['solo', 'sw', 'sw-p0000', 'sw-p0001']);
+
+    // gc never takes a point of a sweep: that would leave half of it.
+    const dry = await mmrun(['gc', '--status', 'completed', '--dry-run'], dir);
+    expect(dry.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^would remove solo /)]);
+
+    const ask = await mmrun(['rm', 'sw'], dir);
+    expect(ask.code).toBe(2);
+    expect(ask.stderr).toContain("remove sweep 'sw' (completed, 2/2 points completed, 2,000 rows)");
+    expect(ask.stderr).toContain('pass --yes');
+    expect(fs.existsSync(path.join(dir, 'sw-p0000'))).toBe(true);
+
+    const live = spawnMmrun([...sweep, '--grid', 'work=3000,3001', '-n', '1e6', '--id', 'lv'], dir);
+    await waitFor(() => peekRun(dir, 'lv-p0000')?.status === 'running', 30_000, 'a running point');
+    const refused = await mmrun(['rm', 'lv', '--yes'], dir);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('RUN_LOCKED');
+    expect(refused.stderr).toMatch(/sweep 'lv' is being run by pid \d+/);
+    expect(fs.existsSync(path.join(dir, 'lv-p0000'))).toBe(true);
+    live.child.kill('SIGTERM');
+    await live.exited;
+
+    const ok = await mmrun(['rm', 'sw', '--yes'], dir);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toContain('removed sweep sw and its 2 point runs');
+    expect(fs.existsSync(path.join(dir, 'sw-p0000'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'sw-p0001'))).toBe(false);
+    expect((await ids()).sort()).toEqual(['lv', 'lv-p0000', 'solo']); // lv-p0001 never started
+    expect((await mmrun(['show', 'sw'], dir)).stderr).toContain('RUN_NOT_FOUND');
+
+    // Killed between the catalog's commit and the directories: the catalog names nothing gone.
+    const crashed = await mmrun(['rm', 'lv', '--yes'], dir, { MMRUN_FAULT: 'rm-sweep-dirs' });
+    expect(crashed.code).not.toBe(0);
+    expect(await ids()).toEqual(['solo']);
+    expect(fs.existsSync(path.join(dir, 'lv-p0000'))).toBe(true);
+    expect((await mmrun(['rm', 'lv', '--yes'], dir)).stderr).toContain('RUN_NOT_FOUND');
+    expect(fs.existsSync(path.join(dir, 'solo'))).toBe(true);
+  }, 90_000);
 
   it('gc shows what it would do with --dry-run and removes only what matches', async () => {
     const dir = fresh();

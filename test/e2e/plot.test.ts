@@ -160,6 +160,33 @@ describe('mmrun plot', () => {
     expect(fs.existsSync(out('a.png'))).toBe(false);
   });
 
+  it('of a sweep: --by draws a line per value, --stat picks the statistic; a varying param needs --by', async () => {
+    const dir = fresh();
+    const exp = path.join(dir, 'two.mjs');
+    fs.writeFileSync(
+      exp,
+      "export default { name: 'two', columns: { y: 'f8' }, iterations: 50, params: { a: 0, b: 1 },\n" +
+        '  step(i, ctx) { return { y: ctx.params.a * ctx.params.b + ctx.rng.random() }; } };\n',
+    );
+    const made = await mmrun(['sweep', exp, '-g', 'a=0:1:3', '-g', 'b=1,2', '--seeds', '2', '--id', 's', '-q'], dir);
+    expect(made.code, made.stderr).toBe(0);
+    const svg = path.join(dir, 's.svg');
+    const by = await mmrun(['plot', 's', '--x', 'a', '--by', 'b', '--stat', 'max', '-o', svg], dir);
+    expect(by.code, by.stderr).toBe(0);
+    expect(by.stderr).toContain('drew the max of y at 3 values of a, 2 lines by b');
+    expect(fs.readFileSync(svg, 'utf8').match(/class="series"/g)).toHaveLength(2);
+    const [mixed, noX] = await Promise.all([
+      mmrun(['plot', 's', '--x', 'a', '-o', path.join(dir, 'no.svg')], dir),
+      mmrun(['plot', 's', '--by', 'b', '-o', path.join(dir, 'no.svg')], dir),
+    ]);
+    expect(mixed.code).toBe(1);
+    expect(mixed.stderr).toContain('BAD_OPTION');
+    expect(mixed.stderr).toContain('--by b');
+    expect(noX.code).toBe(2);
+    expect(noX.stderr).toContain("--by is for a sweep's plot, which needs --x");
+    expect(fs.existsSync(path.join(dir, 'no.svg'))).toBe(false);
+  }, 60_000);
+
   it('plots the flushed rows of an interrupted run and says so', async () => {
     const cli = spawnMmrun(['run', SIGNAL, '--id', 'part', '-n', '1e9', '--flush-every', '20000'], runsDir);
     await waitFor(() => (peekRun(runsDir, 'part')?.flushedRows ?? 0) >= 60_000, 30_000, 'three flushes');

@@ -1,8 +1,11 @@
 // mmrun watch off a terminal: one line per observed flush, then the outcome; exit 0 only
 // for a completed run.
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { fileHash } from '../helpers/tmp.ts';
 import { BIN, FIXTURES, mmrun, peekRun, spawnMmrun, tempDirs, waitFor } from './cli.ts';
 
 const tmp = tempDirs('mmrun-watch-');
@@ -223,5 +226,35 @@ describe('mmrun watch', () => {
     const r = await watching.exited;
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout.trim().split('\n').at(-1), r.stderr).toMatch(/^sk crashed: 0\/2 points completed/);
+  }, 60_000);
+
+  it('of a dead sweep only reads: the catalog is byte-identical after, the sweep still recorded running', async () => {
+    const runsDir = tmp();
+    const sweep = spawnMmrun(
+      ['sweep', slow, '--grid', 'slowMs=0.5,0.6', '--param', 'fastRows=0', '-n', '100000', '--id', 'ro', '--quiet'],
+      runsDir,
+    );
+    await waitFor(() => (peekRun(runsDir, 'ro-p0000')?.flushedRows ?? 0) > 0, 30_000, 'a first flush');
+    sweep.child.kill('SIGKILL');
+    await sweep.exited;
+    // The database and its WAL byte for byte (the -shm file is the WAL's index, which any
+    // reader maintains), and no commit seen by a connection held across the watch.
+    const files = () =>
+      ['mmrun.sqlite', 'mmrun.sqlite-wal']
+        .filter((f) => fs.existsSync(path.join(runsDir, f)))
+        .map((f) => [f, fileHash(path.join(runsDir, f))]);
+    const before = files();
+    const db = new Database(path.join(runsDir, 'mmrun.sqlite'), { readonly: true });
+    try {
+      const version = db.pragma('data_version', { simple: true });
+      const r = await mmrun(['watch', 'ro'], runsDir);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stdout.trim().split('\n').at(-1)).toMatch(/^ro crashed: 0\/2 points completed/);
+      expect(db.pragma('data_version', { simple: true })).toBe(version);
+      expect(files()).toEqual(before);
+      expect(db.prepare("SELECT status FROM sweeps WHERE id = 'ro'").pluck().get()).toBe('running');
+    } finally {
+      db.close();
+    }
   }, 60_000);
 });

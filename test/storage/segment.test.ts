@@ -5,7 +5,13 @@ import { MmrunError } from '../../src/errors.ts';
 import { descrOf, layoutOf } from '../../src/storage/dtype.ts';
 import { encodeHeader, layoutFromDescr, readHeader } from '../../src/storage/npy.ts';
 import { formatDescr } from '../../src/storage/py-literal.ts';
-import { removeSegmentTemporaries, rowsInHeader, Segment, type SegmentExpectation } from '../../src/storage/segment.ts';
+import {
+  removeSegmentTemporaries,
+  rowsInHeader,
+  Segment,
+  type SegmentExpectation,
+  ZERO_FILL_BELOW,
+} from '../../src/storage/segment.ts';
 import { fileHash, tmpDir } from '../helpers/tmp.ts';
 
 const LAYOUT = layoutOf({ x: 'f8', y: 'u4' });
@@ -90,6 +96,31 @@ describe('Segment.create', () => {
     const e = thrown(() => Segment.create(file, EXPECT));
     expect(e.code).toBe('SEGMENT_EXISTS');
     expect(fs.readFileSync(file, 'utf8')).toBe('precious notes\n');
+  });
+
+  it('reserves a small segment by writing zeros, spawning fallocate(1) only for a large one', () => {
+    // A fake fallocate on PATH records each call and fails (as on a file system without it),
+    // so the large segment falls back to zeros too and both end fully allocated.
+    const dir = tmpDir('mmrun-segment-');
+    const bin = path.join(dir, 'bin');
+    const calls = path.join(dir, 'calls');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'fallocate'), `#!/bin/sh\necho "$@" >> ${calls}\nexit 1\n`, { mode: 0o755 });
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      const small = path.join(dir, 'small.npy');
+      Segment.create(small, EXPECT);
+      expect(fs.existsSync(calls)).toBe(false);
+      expect(fs.statSync(small).blocks * 512).toBeGreaterThanOrEqual(fs.statSync(small).size);
+      const rows = Math.ceil(ZERO_FILL_BELOW / LAYOUT.itemsize) + 1;
+      const large = path.join(dir, 'large.npy');
+      Segment.create(large, { ...EXPECT, rows });
+      expect(fs.readFileSync(calls, 'utf8')).toContain(String(fs.statSync(large).size));
+      expect(fs.statSync(large).blocks * 512).toBeGreaterThanOrEqual(fs.statSync(large).size);
+    } finally {
+      process.env.PATH = saved;
+    }
   });
 
   it('reports a missing directory as IO_ERROR naming the file', () => {

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { parseGrid, parseGridAxis } from '../../src/cli/sweep-args.ts';
 import { MmrunError } from '../../src/errors.ts';
-import {
-  checkPointCount,
-  expandGrid,
-  gridSize,
-  MAX_POINTS_WITHOUT_YES,
-  parseGrid,
-  parseGridAxis,
-} from '../../src/sweep/grid.ts';
+import { checkPointCount, expandGrid, gridSize, MAX_POINTS_WITHOUT_YES } from '../../src/sweep/grid.ts';
 
 const defaults = { drift: 0.5, n: 3, label: 'a', on: false };
 

@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import type { RunSpec } from '../../src/catalog/catalog.ts';
 import { currentOwner } from '../../src/catalog/ownership.ts';
 import { SweepCatalog } from '../../src/catalog/sweeps.ts';
-import { sweepLine } from '../../src/cli/sweep-session.ts';
 import { startSweepHeartbeat } from '../../src/sweep/heartbeat.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
@@ -59,21 +58,5 @@ describe('the sweep heartbeat', () => {
       db.close();
       store.close();
     }
-  });
-});
-
-describe('sweepLine', () => {
-  it('shows points done, failures, rate, ETA and each running point', () => {
-    const line = sweepLine({
-      id: 'sw',
-      points: 40,
-      completed: 12,
-      failed: 1,
-      running: [{ id: 'sw-p0013', rows: 450, iterations: 1000 } as never],
-      elapsedMs: 1000,
-      rowsPerSecond: 1234567,
-      etaMs: 84_000,
-    });
-    expect(line).toBe('sw  12/40 points  1 failed  1,234,567 rows/s  ETA 1 min 24 s  running: p0013 45%');
   });
 });

@@ -9,6 +9,8 @@ const loaded = {
   params: { drift: 0.5, label: 'a' },
 } as unknown as LoadedExperiment;
 
+const THOUSAND_AND_ONE = Array.from({ length: 1001 }, (_, i) => i / 1000);
+
 function thrown(fn: () => unknown): MmrunError {
   try {
     fn();
@@ -21,7 +23,7 @@ function thrown(fn: () => unknown): MmrunError {
 
 describe('planSweep', () => {
   it('lists every parameter set × K replicates, replicate r with seed S + r', () => {
-    const plan = planSweep(loaded, { grid: ['drift=0:1:3', 'label=x,y'], seeds: 2, seed: 40, id: 'g' });
+    const plan = planSweep(loaded, { grid: { drift: [0, 0.5, 1], label: ['x', 'y'] }, seeds: 2, seed: 40, id: 'g' });
     expect(plan.points).toHaveLength(12);
     expect(plan.points.slice(0, 3)).toEqual([
       { params: { drift: 0, label: 'x' }, seed: 40, runId: 'g-p0000' },
@@ -44,18 +46,36 @@ describe('planSweep', () => {
 
   it('refuses bad input before anything is created', () => {
     expect(thrown(() => planSweep(loaded, {})).code).toBe('BAD_GRID');
-    expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], points: 'p.csv' })).code).toBe('BAD_OPTION');
-    expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], seeds: 0 })).code).toBe('BAD_OPTION');
-    expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], params: ['nope=1'] })).code).toBe('BAD_PARAM');
-    expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], iterations: '0' })).code).toBe('BAD_ITERATIONS');
-    expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], id: 'a/b' })).code).toBe('BAD_RUN_ID');
-    expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], id: 'x-p0001' })).code).toBe('BAD_RUN_ID');
-    expect(thrown(() => planSweep(loaded, { grid: ['drift=1'], seed: Number.MAX_SAFE_INTEGER, seeds: 2 })).code).toBe(
-      'BAD_OPTION',
-    );
-    expect(thrown(() => planSweep(loaded, { grid: ['drift=0:1:1001', 'label=x'], seeds: 1000 })).code).toBe(
+    expect(thrown(() => planSweep(loaded, { grid: { drift: [1] }, points: 'p.csv' })).code).toBe('BAD_OPTION');
+    expect(thrown(() => planSweep(loaded, { grid: { drift: [1] }, seeds: 0 })).code).toBe('BAD_OPTION');
+    expect(thrown(() => planSweep(loaded, { grid: { drift: [1] }, params: { nope: 1 } })).code).toBe('BAD_PARAM');
+    expect(thrown(() => planSweep(loaded, { grid: { drift: [1] }, iterations: 0 })).code).toBe('BAD_ITERATIONS');
+    expect(thrown(() => planSweep(loaded, { grid: { drift: [1] }, id: 'a/b' })).code).toBe('BAD_RUN_ID');
+    expect(thrown(() => planSweep(loaded, { grid: { drift: [1] }, id: 'x-p0001' })).code).toBe('BAD_RUN_ID');
+    expect(
+      thrown(() => planSweep(loaded, { grid: { drift: [1] }, seed: Number.MAX_SAFE_INTEGER, seeds: 2 })).code,
+    ).toBe('BAD_OPTION');
+    expect(thrown(() => planSweep(loaded, { grid: { drift: THOUSAND_AND_ONE, label: ['x'] }, seeds: 1000 })).code).toBe(
       'SWEEP_TOO_LARGE',
     );
-    expect(planSweep(loaded, { grid: ['drift=0:1:1001'], seeds: 1000, yes: true }).points).toHaveLength(1_001_000);
+    // Typed values are checked against the params' defaults: keys, types, empty axes, repeats.
+    expect(thrown(() => planSweep(loaded, { grid: { nope: [1] } })).code).toBe('BAD_GRID');
+    expect(thrown(() => planSweep(loaded, { grid: { drift: ['0.1'] } })).message).toContain('default 0.5 is a number');
+    expect(thrown(() => planSweep(loaded, { grid: { drift: [] } })).code).toBe('BAD_GRID');
+    expect(
+      thrown(() =>
+        planSweep(loaded, {
+          grid: [
+            { key: 'drift', values: [1] },
+            { key: 'drift', values: [2] },
+          ],
+        }),
+      ).code,
+    ).toBe('BAD_GRID');
+    expect(thrown(() => planSweep(loaded, { grid: { drift: [1] }, params: { label: 3 } })).code).toBe('BAD_PARAM');
+    expect(planSweep(loaded, { grid: { drift: [1] }, params: { label: 'b=c' } }).spec.params).toEqual(['label=b=c']);
+    expect(
+      planSweep(loaded, { grid: [{ key: 'drift', values: THOUSAND_AND_ONE }], seeds: 1000, yes: true }).points,
+    ).toHaveLength(1_001_000);
   });
 });

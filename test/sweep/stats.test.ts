@@ -22,7 +22,14 @@ describe('summarizeSweep', () => {
     const exp = path.join(dir, 'two.mjs');
     fs.writeFileSync(exp, FIXTURE);
     const runsDir = path.join(dir, 'runs');
-    const r = await startSweep({ experiment: exp, runsDir, grid: ['a=0,10', 'tag=x,"y'], seeds: 3, seed: 9, id: 's' });
+    const r = await startSweep({
+      experiment: exp,
+      runsDir,
+      grid: { a: [0, 10], tag: ['x', '"y'] },
+      seeds: 3,
+      seed: 9,
+      id: 's',
+    });
     expect(r.status).toBe('completed');
     const s = await summarizeSweep({ sweepId: 's', runsDir });
     expect(s.column).toBe('y'); // the first column by default

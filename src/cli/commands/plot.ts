@@ -4,7 +4,7 @@ import { MmrunError } from '../../errors.ts';
 import { PLOT_KINDS, type PlotKind, plotRun } from '../../plot/plot.ts';
 import { nonFiniteTotal } from '../../plot/values.ts';
 import { resolveRunsDir } from '../../runs-dir.ts';
-import { plotSweep } from '../../sweep/plot.ts';
+import { plotSweep, SWEEP_PLOT_STATS, type SweepPlotStat } from '../../sweep/plot.ts';
 import { deferred } from '../deferred.ts';
 import { count, duration, say } from '../output.ts';
 import { displayPath } from '../report.ts';
@@ -13,6 +13,8 @@ interface PlotArgs {
   'run-id': string;
   column?: string;
   x?: string;
+  by?: string;
+  stat?: SweepPlotStat;
   kind: PlotKind;
   out?: string;
   bins?: number;
@@ -39,6 +41,16 @@ export const plotCommand: CommandModule<object, PlotArgs> = {
         requiresArg: true,
         describe: 'for a sweep: the swept param on the x axis (the mean over seeds ± standard error is drawn)',
       })
+      .option('by', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'for a sweep: a second swept param, one line per value of it (with a legend)',
+      })
+      .option('stat', {
+        choices: SWEEP_PLOT_STATS,
+        requiresArg: true,
+        describe: "for a sweep: each point's statistic averaged over seeds [default: mean]",
+      })
       .option('kind', {
         alias: 'k',
         choices: PLOT_KINDS,
@@ -64,6 +76,13 @@ export const plotCommand: CommandModule<object, PlotArgs> = {
             remedy: 'drop --bins, or pass --kind hist',
           });
         }
+        for (const flag of ['by', 'stat'] as const) {
+          if (argv[flag] !== undefined && argv.x === undefined) {
+            throw new MmrunError('USAGE', `--${flag} is for a sweep's plot, which needs --x <swept param>`, {
+              remedy: `pass --x with the param on the x axis, or drop --${flag}`,
+            });
+          }
+        }
         if (argv.out !== undefined && !/\.(png|svg)$/i.test(argv.out)) {
           throw new MmrunError('USAGE', `--out '${argv.out}' ends neither in .png nor .svg`, {
             remedy: 'pass --out with a file name ending in .png or .svg',
@@ -73,6 +92,7 @@ export const plotCommand: CommandModule<object, PlotArgs> = {
       })
       .example('$0 plot walk-1 --column position', 'walk-1-position.png: position over iterations')
       .example('$0 plot drift --x drift -c position', 'a sweep: mean position vs drift, ± standard error')
+      .example('$0 plot drift --x drift --by label -c position', 'one line per value of label')
       .example('$0 plot walk-1 -c position --kind hist --bins 80 --out hist.svg', 'its histogram, as SVG')
       .example("$0 plot lorenz-1 -c 'xyz[2]' --width 1600 --height 900", 'one element of a vector column'),
   handler: deferred(async (argv: ArgumentsCamelCase<PlotArgs>) => {
@@ -86,12 +106,17 @@ export const plotCommand: CommandModule<object, PlotArgs> = {
         sweepId: argv['run-id'],
         runsDir: argv['runs-dir'],
         x: argv.x,
+        ...(argv.by === undefined ? {} : { by: argv.by }),
+        ...(argv.stat === undefined ? {} : { stat: argv.stat }),
         ...(argv.column === undefined ? {} : { column: argv.column }),
         ...(argv.out === undefined ? {} : { out: argv.out }),
         width: argv.width,
         height: argv.height,
       });
-      say(`mmrun: drew the mean of ${r.column} at ${r.series.length} values of ${argv.x} → ${displayPath(r.out)}`);
+      const values = new Set(r.lines.flatMap((l) => l.points.map((p) => p.x))).size;
+      const lines = argv.by === undefined ? '' : `, ${r.lines.length} lines by ${argv.by}`;
+      say(`mmrun: drew the ${r.stat} of ${r.column} at ${values} values of ${argv.x}${lines} → ${displayPath(r.out)}`);
+      process.stdout.write(`${r.out}\n`);
       return;
     }
     if (argv.column === undefined) {

@@ -7,6 +7,7 @@ import { resumeSweep } from '../../sweep/sweep.ts';
 import { deferred } from '../deferred.ts';
 import { extendToOf } from '../run-options.ts';
 import { runSession, type SessionArgs, sessionOptions } from '../session.ts';
+import { parsePositiveInt } from '../sweep-args.ts';
 import { runSweepSession } from '../sweep-session.ts';
 
 interface ResumeArgs extends SessionArgs {
@@ -55,7 +56,7 @@ export const resumeCommand: CommandModule<object, ResumeArgs> = {
         resumeSweep({
           sweepId: argv['run-id'],
           runsDir: argv['runs-dir'],
-          jobs: argv.jobs,
+          jobs: parsePositiveInt(argv.jobs, '--jobs'),
           allowChanged: argv['allow-changed'],
           ...hooks,
         }),

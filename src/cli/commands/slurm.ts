@@ -11,6 +11,7 @@ import { writeSlurmSweep } from '../../sweep/cluster.ts';
 import { deferred } from '../deferred.ts';
 import { say } from '../output.ts';
 import { displayPath } from '../report.ts';
+import { parseSweepArgs } from '../sweep-args.ts';
 
 interface SlurmArgs {
   experiment: string;
@@ -190,17 +191,12 @@ async function slurmSweep(argv: ArgumentsCamelCase<SlurmArgs>): Promise<void> {
   const written = await writeSlurmSweep({
     experiment: argv.experiment,
     results: argv.results!,
-    grid: argv.grid,
+    ...(await parseSweepArgs(argv)),
     points: argv.points,
-    seeds: argv.seeds,
     seed: argv.seed,
-    iterations: argv.iterations,
-    params: argv.param,
     id: argv.id,
     yes: argv.yes,
-    flushEvery: argv['flush-every'],
     flushInterval: argv['flush-interval'],
-    segmentRows: argv['segment-rows'],
     throttle: argv.throttle,
     partition: argv.partition,
     time: argv.time,

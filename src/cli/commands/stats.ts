@@ -1,6 +1,5 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { SweepCatalog } from '../../catalog/sweeps.ts';
-import { config } from '../../config.ts';
 import { MmrunError } from '../../errors.ts';
 import { resolveRunsDir } from '../../runs-dir.ts';
 import { statsJson as toJson } from '../../stats/json.ts';
@@ -14,8 +13,8 @@ import {
 } from '../../stats/stats.ts';
 import { summarizeSweep } from '../../sweep/stats.ts';
 import { deferred } from '../deferred.ts';
+import { progressOutput } from '../live-lines.ts';
 import { count, duration, say, table } from '../output.ts';
-import { progressLog } from '../progress.ts';
 import { runsDirFlag } from '../report.ts';
 
 interface StatsArgs {
@@ -135,49 +134,39 @@ function progressReporter(stream: NodeJS.WriteStream = process.stderr): {
   update: (p: StatsProgress) => void;
   done: () => void;
 } {
-  const logEveryMs = config().progressLogMs;
-  let shown = false;
+  const out = progressOutput({ stream });
   let enabled = false;
-  let lastLog = 0;
-  const log = stream.isTTY ? undefined : progressLog();
   return {
     start: (plan) => {
-      enabled = plan.rows > 0 && (!stream.isTTY || plan.bytes >= 64 << 20);
+      enabled = plan.rows > 0 && (!out.tty || plan.bytes >= 64 << 20);
     },
     update: (p) => {
       if (!enabled) return;
       const gbps = p.elapsedMs > 0 ? p.bytes / 1e6 / p.elapsedMs : 0;
       const left = p.bytes > 0 ? ((p.totalBytes - p.bytes) / p.bytes) * p.elapsedMs : Number.NaN;
-      if (log) {
-        if (p.elapsedMs - lastLog < logEveryMs) return;
-        lastLog = p.elapsedMs;
-        log.info(
-          {
-            event: 'progress',
-            run: p.runId,
-            rows: p.rows,
-            totalRows: p.totalRows,
-            gbPerSecond: Number(gbps.toFixed(3)),
-          },
-          'stats progress',
-        );
+      if (!out.tty) {
+        const fields = {
+          event: 'progress',
+          run: p.runId,
+          rows: p.rows,
+          totalRows: p.totalRows,
+          gbPerSecond: Number(gbps.toFixed(3)),
+        };
+        out.log(p.elapsedMs, fields, 'stats progress');
         return;
       }
-      shown = true;
       const percent = ((100 * p.rows) / Math.max(1, p.totalRows)).toFixed(1).padStart(5);
-      stream.write(
-        `\r\x1b[2K${[
+      out.draw([
+        [
           `stats ${p.runId}`,
           `${percent}%`,
           `${count(p.rows)}/${count(p.totalRows)} rows`,
           `${gbps.toFixed(2)} GB/s`,
           `ETA ${Number.isFinite(left) ? duration(left) : '?'}`,
-        ].join('  ')}`,
-      );
+        ].join('  '),
+      ]);
     },
-    done: () => {
-      if (shown) stream.write('\r\x1b[2K');
-    },
+    done: () => out.clear(),
   };
 }
 

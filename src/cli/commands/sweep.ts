@@ -2,6 +2,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { MmrunError } from '../../errors.ts';
 import { extendSweep, startSweep } from '../../sweep/sweep.ts';
 import { deferred } from '../deferred.ts';
+import { parseSweepArgs } from '../sweep-args.ts';
 import { runSweepSession } from '../sweep-session.ts';
 
 interface SweepArgs {
@@ -62,7 +63,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .example('$0 sweep walk --grid drift=0:0.2:5 --seeds 3 --seed 1 -n 1e5', '5 drifts × 3 seeds = 15 runs')
       .example('$0 sweep pi --points sets.csv --jobs 2', 'an explicit list of parameter sets')
       .example('$0 sweep walk --extend --id S --grid drift=0.3,0.4 --seeds 5', 'more drifts and seeds for sweep S'),
-  handler: deferred((argv: ArgumentsCamelCase<SweepArgs>) => {
+  handler: deferred(async (argv: ArgumentsCamelCase<SweepArgs>) => {
     if (argv.extend) {
       const kept = (['seed', 'iterations', 'param', 'flush-every', 'flush-interval', 'segment-rows'] as const).filter(
         (flag) => argv[flag] !== undefined,
@@ -77,36 +78,30 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         );
       }
       const id = argv.id;
+      const parsed = await parseSweepArgs(argv);
       return runSweepSession(argv, (hooks) =>
         extendSweep({
           experiment: argv.experiment,
           runsDir: argv['runs-dir'],
           id,
-          grid: argv.grid,
+          ...parsed,
           points: argv.points,
-          seeds: argv.seeds,
-          jobs: argv.jobs,
           yes: argv.yes,
           ...hooks,
         }),
       );
     }
+    const parsed = await parseSweepArgs(argv);
     return runSweepSession(argv, (hooks) =>
       startSweep({
         experiment: argv.experiment,
         runsDir: argv['runs-dir'],
-        grid: argv.grid,
+        ...parsed,
         points: argv.points,
-        seeds: argv.seeds,
         seed: argv.seed,
-        iterations: argv.iterations,
-        params: argv.param,
-        jobs: argv.jobs,
         id: argv.id,
         yes: argv.yes,
-        flushEvery: argv['flush-every'],
         flushInterval: argv['flush-interval'],
-        segmentRows: argv['segment-rows'],
         ...hooks,
       }),
     );
