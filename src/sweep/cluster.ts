@@ -60,7 +60,7 @@ export interface SlurmSweepOptions
   /** The shared directory (every node sees it) for the plan, the point copies, logs and the merged sweep. */
   readonly results: string;
   /** At most this many points at once (`--array=…%N`). @default no limit */
-  readonly throttle?: number | string;
+  readonly throttle?: number;
   /** Where to write the script. @default `<results>/<id>.sbatch` */
   readonly out?: string;
 }

@@ -1,10 +1,10 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MmrunError, show } from '../errors.ts';
 import { findFontFiles } from '../plot/font.ts';
 import { formatOf, type PlotFormat } from '../plot/plot.ts';
 import { chartSvg, svgToPng } from '../plot/render.ts';
 import { QUANTILE_NAMES } from '../stats/quantiles.ts';
+import { writeFileAtomically } from '../storage/atomic-file.ts';
 import { type PointStats, summarizeSweep } from './stats.ts';
 
 /** The per-point statistic a sweep plot averages over seeds. */
@@ -161,9 +161,7 @@ export async function plotSweep(options: SweepPlotOptions): Promise<SweepPlotRes
   const out = path.resolve(options.cwd ?? process.cwd(), options.out ?? name);
   const format = formatOf(out);
   const bytes = format === 'svg' ? Buffer.from(svg) : svgToPng(svg, options.fontFiles ?? findFontFiles());
-  const tmp = `${out}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, bytes);
-  fs.renameSync(tmp, out);
+  writeFileAtomically(out, bytes, { overwrite: true });
   return { out, format, column: stats.column, stat, lines: drawn };
 }
 

@@ -7,6 +7,7 @@ import { MmrunError } from '../errors.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 import { QUANTILE_NAMES, type QuantileName } from '../stats/quantiles.ts';
 import { summarizeRun } from '../stats/stats.ts';
+import { isFileExists, writeFileAtomically } from '../storage/atomic-file.ts';
 
 /** One point's summary of the column: its params and seed, then the statistics of its rows. */
 export interface PointStats {
@@ -197,7 +198,13 @@ export function writeTidy(text: string | Uint8Array, out: string, force: boolean
       remedy: 'pass --force to replace it, or choose another --out',
     });
   }
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
+  try {
+    writeFileAtomically(file, typeof text === 'string' ? Buffer.from(text) : text, { overwrite: force });
+  } catch (cause) {
+    if (!isFileExists(cause)) throw cause;
+    throw new MmrunError('OUTPUT_EXISTS', `${file} already exists`, {
+      cause,
+      remedy: 'pass --force to replace it, or choose another --out',
+    });
+  }
 }

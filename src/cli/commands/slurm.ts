@@ -197,7 +197,7 @@ async function slurmSweep(argv: ArgumentsCamelCase<SlurmArgs>): Promise<void> {
     id: argv.id,
     yes: argv.yes,
     flushInterval: argv['flush-interval'],
-    throttle: argv.throttle,
+    ...(argv.throttle === undefined ? {} : { throttle: checkThrottle(argv.throttle) }),
     partition: argv.partition,
     time: argv.time,
     cpusPerTask: argv['cpus-per-task'],
