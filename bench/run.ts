@@ -24,9 +24,14 @@ const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 
 const argv = process.argv.slice(2);
-const unknown = argv.filter((a) => a !== '--quick');
-if (unknown.length > 0) {
-  process.stderr.write(`bench: unknown argument ${unknown.join(' ')}; usage: npm run bench [-- --quick]\n`);
+// `--only a,b`: run only the sections that measure figure a or b (for working on one figure).
+const onlyAt = argv.indexOf('--only');
+const only = onlyAt < 0 ? undefined : new Set((argv[onlyAt + 1] ?? '').split(',').filter(Boolean));
+const unknown = argv.filter((a, k) => a !== '--quick' && (onlyAt < 0 || (k !== onlyAt && k !== onlyAt + 1)));
+if (unknown.length > 0 || only?.size === 0) {
+  process.stderr.write(
+    `bench: unknown argument ${unknown.join(' ')}; usage: npm run bench [-- --quick] [--only figure,figure]\n`,
+  );
   process.exit(2);
 }
 const quick = argv.includes('--quick');
@@ -160,6 +165,13 @@ function record(key: Key, s: Summary | null, note: string, value = s?.median): v
 }
 
 async function section<T>(name: string, keys: readonly Key[], run: () => Promise<T>): Promise<T | undefined> {
+  if (only && !keys.some((key) => only.has(key))) {
+    for (const key of keys) {
+      figures[key] = null;
+      reasons[key] = 'not run (--only)';
+    }
+    return undefined;
+  }
   log(`== ${name}`);
   const t0 = performance.now();
   try {
