@@ -3,8 +3,9 @@
 // shards.ts) under a heartbeat, and `recordEnd` is the one place a session's end is
 // recorded — the run's status, its event, its log and the caller's RunResult.
 import type { Logger } from 'pino';
-import type { EventType, RangeChecksum, RunRecord, RunStatus } from '../catalog/catalog.ts';
+import type { RunRecord } from '../catalog/catalog.ts';
 import { startHeartbeat } from '../catalog/heartbeat.ts';
+import type { ProgressStore } from '../catalog/progress-store.ts';
 import type { MmrunError } from '../errors.ts';
 import type { SegmentedArray } from '../storage/segmented-array.ts';
 import type { FlushPolicy } from './flush-policy.ts';
@@ -13,22 +14,15 @@ import type { SessionHooks } from './options.ts';
 import type { RunResult } from './session-types.ts';
 
 /**
- * What a session needs of the catalog, and no more: the commits of its loops, the shards'
- * saved states, and how it ended. `Catalog` is one.
+ * What a session needs of the catalog, and no more: the loop's contract for committing
+ * progress ({@link ProgressStore}, catalog/progress-store.ts), plus what set-up and the
+ * record of a session's end read — the catalog's file (the heartbeat thread opens its own
+ * connection to it), the run, and the shards' saved states. `Catalog` is one.
  */
-export interface ProgressStore {
-  /** The catalog's file (the heartbeat thread opens its own connection to it). */
+export interface SessionStore extends ProgressStore {
   readonly file: string;
   getRun(id: string): RunRecord;
-  checkpoint(id: string, flushedRows: number, state: Buffer | null, checksum?: RangeChecksum): void;
-  checkpointShard(id: string, shard: number, flushedRows: number, state: Buffer | null, checksum?: RangeChecksum): void;
   shardState(id: string, shard: number): Buffer | null;
-  finish(
-    id: string,
-    status: Exclude<RunStatus, 'running' | 'crashed'>,
-    event: { type: EventType; data?: unknown },
-    error?: { message: string; iteration?: number },
-  ): void;
 }
 
 /** A session of a run this process owns (created, or claimed by resume). */
@@ -36,7 +30,7 @@ export interface Session {
   /** The run as this session found it: its rows, its shards, where each starts. */
   readonly run: RunRecord;
   readonly runDir: string;
-  readonly store: ProgressStore;
+  readonly store: SessionStore;
   readonly array: SegmentedArray;
   readonly log: Logger;
   readonly policy: FlushPolicy;
@@ -137,7 +131,7 @@ export function recordEnd(session: Session, end: SessionEnd): RunResult {
  * Runs the set-up between taking ownership of a run and its session. If it fails, the run
  * is recorded `failed` (ownership released) before the error propagates.
  */
-export async function owned<T>(store: ProgressStore, id: string, setup: () => Promise<T>): Promise<T> {
+export async function owned<T>(store: SessionStore, id: string, setup: () => Promise<T>): Promise<T> {
   try {
     return await setup();
   } catch (error) {

@@ -1,11 +1,11 @@
 // The one record of a session's end (session.ts `recordEnd`), for both engines, against a
-// store that is only a ProgressStore (not a Catalog): what it finishes the run with, and
+// store that is only a SessionStore (not a Catalog): what it finishes the run with, and
 // the RunResult it makes.
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { RunRecord, ShardRecord } from '../../src/catalog/catalog.ts';
 import { MmrunError } from '../../src/errors.ts';
-import { type ProgressStore, recordEnd, type Session, type SessionEnd } from '../../src/runner/session.ts';
+import { recordEnd, type Session, type SessionEnd, type SessionStore } from '../../src/runner/session.ts';
 import type { SegmentedArray } from '../../src/storage/segmented-array.ts';
 
 interface Finished {
@@ -15,7 +15,7 @@ interface Finished {
 }
 
 /** A store that records `finish` and answers `getRun` with the run after the session. */
-function fakeStore(after: Partial<RunRecord>): ProgressStore & { finished: Finished[] } {
+function fakeStore(after: Partial<RunRecord>): SessionStore & { finished: Finished[] } {
   const finished: Finished[] = [];
   const refuse = () => {
     throw new Error('a session end only reads the run and finishes it');
@@ -26,6 +26,7 @@ function fakeStore(after: Partial<RunRecord>): ProgressStore & { finished: Finis
     getRun: () => after as RunRecord,
     checkpoint: refuse,
     checkpointShard: refuse,
+    touch: refuse,
     shardState: refuse,
     finish: (_id, status, event, error) => {
       finished.push({ status, event, ...(error ? { error } : {}) });
@@ -38,7 +39,7 @@ const shards: ShardRecord[] = [
   { shard: 1, startRow: 50, endRow: 100, flushedRows: 60 },
 ];
 
-function session(workers: number, store: ProgressStore): Session {
+function session(workers: number, store: SessionStore): Session {
   const run = { id: 'r', iterations: 100, flushedRows: 20, workers, shards: workers > 1 ? shards : [] };
   return {
     run: run as unknown as RunRecord,
