@@ -1,7 +1,8 @@
 // Charts as SVG, written directly (the layout is simple and must be pixel-exact: a line
 // chart draws one vertical stroke per device pixel column), and rasterized to PNG by resvg
-// with an explicit font file. One file (~420 lines) on purpose: the plot area, the axes
-// and the marks share every pixel measurement, and splitting them would scatter that arithmetic.
+// with an explicit font file. One file (~560 lines) on purpose: the plot area, the axes,
+// the marks (lines, bars, series with error bars) and the legend share every pixel
+// measurement (scales, sizes, text widths), and splitting them would scatter that arithmetic.
 import { Resvg } from '@resvg/resvg-js';
 import { FONT_FAMILY, textWidth } from './font.ts';
 import { type Ticks, tickFormat, ticks } from './ticks.ts';

@@ -27,9 +27,9 @@ import {
 } from '../runner/run.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 import { type ShardSpec, shardFromEnvironment } from '../shards.ts';
+import { planSweep, type SweepPlanOptions } from './plan.ts';
 import type { SweepSpecJson } from './point.ts';
 import { pointRunOptions } from './point.ts';
-import { planSweep, type SweepOptions } from './sweep.ts';
 
 /** The plan of a sweep run as a job array: what tasks and `merge --sweep` agree on. */
 export interface SweepPlanFile {
@@ -55,8 +55,12 @@ export { pointCopyDir };
 
 /** Options of {@link writeSlurmSweep}: a sweep's command, and the job array's. */
 export interface SlurmSweepOptions
-  extends Omit<SweepOptions, 'runsDir' | 'jobs' | 'signal' | 'onStart' | 'onProgress'>,
+  extends SweepPlanOptions,
     Pick<SweepSlurmOptions, 'partition' | 'time' | 'cpusPerTask' | 'warnSeconds' | 'mmrun'> {
+  /** A path to a .ts/.js experiment module, or the name of one in `experiments/`. */
+  readonly experiment: string;
+  /** Resolves relative paths. @default process.cwd() */
+  readonly cwd?: string;
   /** The shared directory (every node sees it) for the plan, the point copies, logs and the merged sweep. */
   readonly results: string;
   /** At most this many points at once (`--array=…%N`). @default no limit */
