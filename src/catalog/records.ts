@@ -46,6 +46,31 @@ export interface RunSpec {
   readonly fingerprint?: string;
 }
 
+/**
+ * The spec of a run that continues `run` elsewhere (a merge): its identity, experiment,
+ * params, seed and layout, without its shard of a job or its code fingerprint; `changes`
+ * (e.g. the merged run's id, iterations and workers) win.
+ */
+export function runSpecOf(run: RunRecord, changes: Partial<RunSpec> = {}): RunSpec {
+  return {
+    id: run.id,
+    experiment: run.experiment,
+    experimentPath: run.experimentPath,
+    sourceHash: run.sourceHash,
+    params: run.params,
+    seed: run.seed,
+    iterations: run.iterations,
+    columns: run.columns,
+    dtype: run.dtype,
+    itemsize: run.itemsize,
+    segmentRows: run.segmentRows,
+    flushEvery: run.flushEvery,
+    flushInterval: run.flushInterval,
+    workers: run.workers,
+    ...changes,
+  };
+}
+
 /** One shard of a sharded run: rows [startRow, endRow), of which [startRow, flushedRows) are on disk. */
 export interface ShardRecord {
   readonly shard: number;

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Catalog, type RangeChecksum, type RunRecord, runLocked } from '../catalog/catalog.ts';
 import { currentOwner } from '../catalog/ownership.ts';
 import { getRun } from '../catalog/query.ts';
+import { runSpecOf } from '../catalog/records.ts';
 import { MmrunError, show } from '../errors.ts';
 import { RunRows } from '../read/rows.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
@@ -128,22 +129,7 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
   let created = false;
   try {
     catalog.createRun(
-      {
-        id: options.id,
-        experiment: ref.run.experiment,
-        experimentPath: ref.run.experimentPath,
-        sourceHash: ref.run.sourceHash,
-        params: ref.run.params,
-        seed: ref.run.seed,
-        iterations: jobIterations,
-        columns: ref.run.columns,
-        dtype: ref.run.dtype,
-        itemsize: ref.run.itemsize,
-        segmentRows: ref.run.segmentRows,
-        flushEvery: ref.run.flushEvery,
-        flushInterval: ref.run.flushInterval,
-        workers: count,
-      },
+      runSpecOf(ref.run, { id: options.id, iterations: jobIterations, workers: count }),
       currentOwner(),
     );
     created = true;

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Catalog, type RunRecord, runLocked } from '../catalog/catalog.ts';
 import { currentOwner } from '../catalog/ownership.ts';
+import { runSpecOf } from '../catalog/records.ts';
 import { SweepCatalog } from '../catalog/sweeps.ts';
 import { MmrunError, show } from '../errors.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
@@ -205,26 +206,7 @@ function importRun(catalog: Catalog, f: Found, into: string): void {
   } finally {
     source.close();
   }
-  catalog.createRun(
-    {
-      id: run.id,
-      experiment: run.experiment,
-      experimentPath: run.experimentPath,
-      sourceHash: run.sourceHash,
-      params: run.params,
-      seed: run.seed,
-      iterations: run.iterations,
-      columns: run.columns,
-      dtype: run.dtype,
-      itemsize: run.itemsize,
-      segmentRows: run.segmentRows,
-      flushEvery: run.flushEvery,
-      flushInterval: run.flushInterval,
-      workers: run.workers,
-      ...(fingerprint === undefined ? {} : { fingerprint }),
-    },
-    currentOwner(),
-  );
+  catalog.createRun(runSpecOf(run, fingerprint === undefined ? {} : { fingerprint }), currentOwner());
   const runDir = path.join(into, run.id);
   const tmp = path.join(into, `.${run.id}.merging-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });

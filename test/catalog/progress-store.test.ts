@@ -44,7 +44,8 @@ describe('the catalog as a ProgressStore', () => {
     catalog.createRun(spec('theirs'), { ...currentOwner(), pid: process.ppid, start: processStartTime(process.ppid)! });
     const beat = (id: string) => catalog.getRun(id).heartbeatAt!;
     const [mine, theirs] = [beat('mine'), beat('theirs')];
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Until the clock has moved past the recorded beats (ISO timestamps have millisecond steps).
+    while (Date.now() <= Date.parse(mine)) await new Promise((resolve) => setImmediate(resolve));
     catalog.touch('mine');
     catalog.touch('theirs');
     expect(Date.parse(catalog.getRun('mine').heartbeatAt!)).toBeGreaterThan(Date.parse(mine));

@@ -31,8 +31,8 @@ describe('WorkerThread', () => {
     thread.finish();
     const exited = new Promise((resolve) => thread.worker.once('exit', resolve));
     thread.post({ type: 'bye' });
+    // The thread's own 'exit' listener (added when it started) has run before this one.
     await exited;
-    await new Promise((resolve) => setTimeout(resolve, 20));
     expect(failed).toBeUndefined();
     expect(thread.failure).toBeUndefined();
   });
