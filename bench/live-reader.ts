@@ -4,7 +4,11 @@
  * Prints "waiting" once started. While <on-file> exists it polls like a user's reader: a
  * new snapshot (openRun, then refresh) every interval, and the running mean of the column
  * `r2` over the rows flushed since the previous one (each new row read once); otherwise it
- * only sleeps. On SIGTERM it prints `@bench {"polls", "rows", "mean", "pollCpuMs"}` and exits.
+ * only sleeps. When <on-file> appears again it joins the run as a new follower would: its
+ * first snapshot sets where it reads from and reads no rows, so that a window with readers
+ * measures polling, not a catch-up read of every row written while it slept (1 s of the
+ * writer's rows, 10× a poll's, and from the disk: the writer's drop-behind had released
+ * them). On SIGTERM it prints `@bench {"polls", "rows", "mean", "pollCpuMs"}` and exits.
  */
 import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,7 +43,7 @@ class RunningMean {
   }
 }
 
-const state = { reader: undefined as RunReader | undefined, polls: 0, read: 0, pollCpuMs: 0 };
+const state = { reader: undefined as RunReader | undefined, polls: 0, read: 0, pollCpuMs: 0, joining: true };
 const mean = new RunningMean('r2');
 
 /** One poll: a newer snapshot, then the new rows into the mean. */
@@ -54,7 +58,8 @@ function poll(): void {
   }
   state.reader = next;
   state.polls++;
-  for (const seg of next.rangeSegments(state.read, next.flushedRows)) mean.add(seg);
+  if (state.joining) state.joining = false;
+  else for (const seg of next.rangeSegments(state.read, next.flushedRows)) mean.add(seg);
   state.read = next.flushedRows;
 }
 
@@ -66,7 +71,10 @@ process.on('SIGTERM', () => {
 process.stdout.write('waiting\n');
 for (;;) {
   await sleep(intervalMs);
-  if (!fs.existsSync(onFile!)) continue;
+  if (!fs.existsSync(onFile!)) {
+    state.joining = true;
+    continue;
+  }
   // CPU milliseconds spent polling (the snapshots and reading the new rows), not sleeping.
   const cpu = process.cpuUsage();
   poll();

@@ -6,7 +6,9 @@
 // writer's rate in a window is from its own commits (flushed index and commit time of the
 // latest checkpoint at the window's start and end); the figure is the median over pairs
 // of 1 − (rate with readers ÷ rate without). The readers poll for a second before the
-// first window (their first snapshots compile code and map the segment).
+// first window (their first snapshots compile code and map the segment). Switched on, a
+// reader joins at the run's current end, as a new follower would, rather than first
+// reading the rows written while it slept (bench/README.md, "Catch-up reads").
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';

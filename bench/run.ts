@@ -75,7 +75,7 @@ const CONFIG = quick
       uiReps: 5,
       uiRunMs: 8000,
       sweepReps: 3,
-      live: { pairs: 12, windowMs: 800 },
+      live: { pairs: 30, windowMs: 800 },
     };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
