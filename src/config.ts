@@ -22,6 +22,7 @@ export const FAULT_POINTS = [
   'sweep-record',
   'sweep-between-points',
   'rm-sweep-dirs',
+  'merge-point',
 ] as const;
 
 export type FaultPoint = (typeof FAULT_POINTS)[number];

@@ -249,6 +249,15 @@ export class Catalog implements ProgressStore {
     recordCodeChange(this.#c, id, fingerprint, sourceHash, event);
   }
 
+  /**
+   * Runs `fn`, whose writes through this catalog (`createRun`, `checkpoint`, `finish`,
+   * `addEvent` …) then commit as one transaction: after a crash the catalog holds all of
+   * them or none. `fn` must not wait on anything (the write lock is held throughout).
+   */
+  atomically<T>(fn: () => T): T {
+    return this.#c.write(fn);
+  }
+
   /** Appends an event. */
   addEvent(id: string, type: EventType, data?: unknown): void {
     this.#c.write(() => recordEvent(this.#c, id, type, data));

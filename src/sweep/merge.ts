@@ -6,8 +6,9 @@ import * as path from 'node:path';
 import { Catalog, type RunRecord, runLocked } from '../catalog/catalog.ts';
 import { currentOwner } from '../catalog/ownership.ts';
 import { runSpecOf } from '../catalog/records.ts';
-import { SweepCatalog } from '../catalog/sweeps.ts';
+import { type PointRecord, SweepCatalog, type SweepRecord } from '../catalog/sweeps.ts';
 import { MmrunError, show } from '../errors.ts';
+import { crashPoint, delayPoint } from '../faults.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 import { fsyncDir } from '../storage/segment.ts';
 import { verifyRun } from '../verify/verify.ts';
@@ -41,6 +42,11 @@ export interface MergeSweepResult {
   readonly missing: readonly number[];
   /** Indices of points whose run is there but not completed. */
   readonly unfinished: readonly number[];
+  /**
+   * Points an earlier merge of this sweep into `into` had recorded before it stopped (it was
+   * killed, or failed): this merge continued it and did not copy them again. 0 for a new merge.
+   */
+  readonly mergedBefore: number;
 }
 
 interface Found {
@@ -106,40 +112,52 @@ export async function mergeSweep(options: MergeSweepOptions): Promise<MergeSweep
     }
   }
 
-  // Checks passed. The sweep and its point ids must be free in the target.
+  // Checks passed. The sweep and its point ids must be free in the target — unless an
+  // earlier merge of this very plan stopped there (killed, or failed), which this continues.
   const into = resolveRunsDir(options.into);
   const exists = (what: string) =>
     new MmrunError('RUN_EXISTS', `${what} already exists in ${into}; merge never overwrites`, {
       remedy: `merge into another --into directory, or continue that sweep there with \`mmrun resume ${plan.id}\``,
     });
-  if (SweepCatalog.isSweep(into, plan.id)) throw exists(`sweep '${plan.id}'`);
-  for (const id of [plan.id, ...plan.points.map((p) => p.runId)]) {
-    if (fs.existsSync(path.join(into, id))) throw exists(`'${id}' (${path.join(into, id)})`);
+  const earlier = SweepCatalog.isSweep(into, plan.id);
+  if (!earlier) {
+    for (const id of [plan.id, ...plan.points.map((p) => p.runId)]) {
+      if (fs.existsSync(path.join(into, id))) throw exists(`'${id}' (${path.join(into, id)})`);
+    }
   }
   const store = SweepCatalog.open(into);
   try {
     const owner = currentOwner();
-    // One transaction: the sweep and all its points, every id checked free.
-    store.createSweep(
-      {
-        id: plan.id,
-        experiment: plan.experiment,
-        experimentPath: plan.experimentPath,
-        sourceHash: plan.sourceHash,
-        spec: plan.spec as unknown as Record<string, unknown>,
-      },
-      plan.points,
-      owner,
-    );
-    let merged = 0;
+    // Points already recorded in the target by the merge this one continues.
+    let done = new Set<string>();
+    if (earlier) {
+      done = stoppedMerge(store, plan, into, exists);
+      store.claim(plan.id, owner); // RUN_LOCKED while that merge still runs
+    } else {
+      // One transaction: the sweep and all its points, every id checked free.
+      store.createSweep(
+        {
+          id: plan.id,
+          experiment: plan.experiment,
+          experimentPath: plan.experimentPath,
+          sourceHash: plan.sourceHash,
+          spec: plan.spec as unknown as Record<string, unknown>,
+        },
+        plan.points,
+        owner,
+      );
+    }
+    let merged = done.size;
     try {
       for (const f of found) {
+        if (done.has(f.run.id)) continue;
+        await delayPoint('merge-point');
         importRun(store.runs, f, into);
         options.onProgress?.(++merged, found.length);
       }
     } catch (error) {
-      // The sweep stays (its gathered points with it); `mmrun resume` computes the rest.
-      store.finish(plan.id, 'failed', `merge stopped: ${(error as Error).message}`);
+      // The sweep stays (its gathered points with it); merging again continues it.
+      store.finish(plan.id, 'failed', `${MERGE_STOPPED}${(error as Error).message}`);
       throw error;
     }
     const complete = missing.length === 0 && unfinished.length === 0;
@@ -156,10 +174,68 @@ export async function mergeSweep(options: MergeSweepOptions): Promise<MergeSweep
       completed: found.length - unfinished.length,
       missing,
       unfinished: unfinished.map((f) => f.index),
+      mergedBefore: done.size,
     };
   } finally {
     store.close();
   }
+}
+
+/** How a merge that failed part-way records its sweep's error. */
+const MERGE_STOPPED = 'merge stopped: ';
+
+/**
+ * The target's sweep of the plan's id, when it is what a merge of this plan left when it
+ * stopped — killed (its owner is gone: `crashed`) or failed — with the ids of the point runs
+ * it had recorded; anything else of that id is refused with RUN_EXISTS (`exists`), nothing
+ * changed. Clears what a killed merge left unrecorded: a point's copy renamed into place
+ * before its transaction committed, and its temporary copies. Every point run is imported in
+ * one transaction, so a recorded one is whole.
+ */
+function stoppedMerge(
+  store: SweepCatalog,
+  plan: SweepPlanFile,
+  into: string,
+  exists: (what: string) => MmrunError,
+): Set<string> {
+  const sweep = store.getSweep(plan.id);
+  const points = store.points(plan.id);
+  const stopped =
+    sweep.status === 'crashed' ||
+    sweep.status === 'running' || // still merging, or its owner is gone: claim() decides
+    (sweep.status === 'failed' && (sweep.error ?? '').startsWith(MERGE_STOPPED));
+  if (!stopped || !samePlan(sweep, points, plan)) throw exists(`sweep '${plan.id}'`);
+  const done = new Set<string>();
+  for (const p of points) {
+    if (p.status === 'pending') continue;
+    // A merged point is recorded with its status in one transaction: never running.
+    const merged = store.runs.events(p.runId).some((e) => e.type === 'merged') && p.status !== 'running';
+    if (!merged) throw exists(`run '${p.runId}' (point ${p.idx} of sweep '${plan.id}', ${p.status}, not merged)`);
+    done.add(p.runId);
+  }
+  if (sweep.status === 'running') return done; // claim() refuses a live merge before anything is cleared
+  const unrecorded = new Set(points.filter((p) => !done.has(p.runId)).map((p) => p.runId));
+  for (const name of fs.readdirSync(into)) {
+    const temporary = /^\.(.+)\.merging-\d+$/.exec(name);
+    if (unrecorded.has(name) || (temporary && unrecorded.has(temporary[1]!))) {
+      fs.rmSync(path.join(into, name), { recursive: true, force: true });
+    }
+  }
+  return done;
+}
+
+/** Whether a sweep record and its points are the plan's: same experiment, spec and points. */
+function samePlan(sweep: SweepRecord, points: readonly PointRecord[], plan: SweepPlanFile): boolean {
+  return (
+    sweep.experiment === plan.experiment &&
+    sweep.sourceHash === plan.sourceHash &&
+    JSON.stringify(sweep.spec) === JSON.stringify(plan.spec) &&
+    points.length === plan.points.length &&
+    points.every((p, k) => {
+      const q = plan.points[k]!;
+      return p.runId === q.runId && p.seed === q.seed && JSON.stringify(p.params) === JSON.stringify(q.params);
+    })
+  );
 }
 
 /** Refuses a point run that is live, or is not the point the plan says. */
@@ -189,9 +265,11 @@ function checkPoint(plan: SweepPlanFile, index: number, dir: string, run: RunRec
 }
 
 /**
- * Copies one point run into the target: its record (with the source's fingerprint), its
- * directory (fsynced, then renamed into place), then — only with every file durable — its
- * checksums, last state and status.
+ * Copies one point run into the target: its directory (fsynced, then renamed into place),
+ * then — only with every file durable — its record (with the source's fingerprint),
+ * checksums, last state and status, in one transaction. Killed before that commits, the
+ * target holds a directory no record names (the next merge replaces it), never a record of
+ * files that are not all there.
  */
 function importRun(catalog: Catalog, f: Found, into: string): void {
   const { run } = f;
@@ -206,7 +284,6 @@ function importRun(catalog: Catalog, f: Found, into: string): void {
   } finally {
     source.close();
   }
-  catalog.createRun(runSpecOf(run, fingerprint === undefined ? {} : { fingerprint }), currentOwner());
   const runDir = path.join(into, run.id);
   const tmp = path.join(into, `.${run.id}.merging-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -216,6 +293,19 @@ function importRun(catalog: Catalog, f: Found, into: string): void {
   fsyncTree(tmp);
   fs.renameSync(tmp, runDir);
   fsyncDir(into);
+  catalog.atomically(() => recordRun(catalog, f, checksums, state, fingerprint));
+}
+
+/** The point run's record, events, checkpoints and status (inside one transaction). */
+function recordRun(
+  catalog: Catalog,
+  f: Found,
+  checksums: ReturnType<Catalog['checksums']>,
+  state: Buffer | null,
+  fingerprint: string | undefined,
+): void {
+  const { run } = f;
+  catalog.createRun(runSpecOf(run, fingerprint === undefined ? {} : { fingerprint }), currentOwner());
   catalog.addEvent(run.id, 'merged', {
     from: f.dir,
     point: f.index,
@@ -229,6 +319,7 @@ function importRun(catalog: Catalog, f: Found, into: string): void {
     if (c !== last) catalog.checkpoint(run.id, c.endRow, null, c);
   }
   catalog.checkpoint(run.id, run.flushedRows, state, last?.endRow === run.flushedRows ? last : undefined);
+  crashPoint('merge-point'); // a SIGKILL here rolls the whole point back
   if (run.status === 'completed') {
     catalog.finish(run.id, 'completed', { type: 'completed', data: { rows: run.flushedRows } });
   } else if (run.status === 'failed') {

@@ -8,7 +8,18 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FIXTURES, hashFiles, json, mmrun, peekRun, segmentHashes, tempDirs, waitFor } from './cli.ts';
+import {
+  FIXTURES,
+  hashFiles,
+  json,
+  mmrun,
+  peekRun,
+  segmentHashes,
+  sleep,
+  spawnMmrun,
+  tempDirs,
+  waitFor,
+} from './cli.ts';
 
 const tmp = tempDirs('mmrun-slurm-sweep-');
 const COUNTER = path.join(FIXTURES, 'counter.ts');
@@ -215,6 +226,62 @@ describe('mmrun slurm --sweep', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('RUN_EXISTS');
     expect(again.stderr).toContain("sweep 'sw' already exists");
+    expect(tree(into)).toEqual(snapshot);
+  }, 240_000);
+
+  it('a merge killed part-way is continued by merging again: each point recorded whole, once, byte for byte', async () => {
+    const root = tmp();
+    const results = path.join(root, 'results');
+    const script = await writeScript(root, 'mk');
+    const env = { MMRUN_LOCAL_DIR: path.join(root, 'node') };
+    for (const task of [0, 1, 2, 3]) expect((await runTask(script, task, env).exited).code).toBe(0);
+    const into = path.join(root, 'runs');
+    const args = ['merge', results, '--sweep', '--id', 'mk', '--into', into];
+    const statuses = async () =>
+      json<SweepJson>(await mmrun(['show', 'mk', '--json'], into)).points.map((p) => p.status);
+
+    // 1. Held before point 2 (points 0 and 1 recorded): a second merge is refused while it
+    //    lives; then it is SIGKILLed between two points.
+    const held = spawnMmrun(args, into, { MMRUN_FAULT: 'merge-point:delay=60000', MMRUN_FAULT_AFTER: '3' });
+    await waitFor(() => fs.existsSync(path.join(into, 'mk-p0001')) || undefined, 60_000, 'point 1 merged');
+    for (let t = 0; (await statuses()).join() !== 'completed,completed,pending,pending'; t++) {
+      if (t > 300) throw new Error('points 0 and 1 were not recorded within 60 s');
+      await sleep(200);
+    }
+    const locked = await mmrun(args, into);
+    expect(locked.code).toBe(1);
+    expect(locked.stderr).toContain('RUN_LOCKED');
+    held.child.kill('SIGKILL');
+    expect((await held.exited).signal).toBe('SIGKILL');
+    expect(json<SweepJson>(await mmrun(['show', 'mk', '--json'], into)).status).toBe('crashed');
+
+    // 2. Merging again continues it, and is SIGKILLed inside point 2's transaction: its copy
+    //    is in place, its record rolled back (the catalog names no file that is not all there).
+    const killed = await mmrun(args, into, { MMRUN_FAULT: 'merge-point', MMRUN_FAULT_AFTER: '1' });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(await statuses()).toEqual(['completed', 'completed', 'pending', 'pending']);
+    expect(fs.existsSync(path.join(into, 'mk-p0002', '000000.npy'))).toBe(true);
+
+    // 3. Merging again finishes: the unrecorded copy replaced, points 0 and 1 not copied again.
+    const done = await mmrun(args, into);
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stderr).toContain('4 of 4 points completed');
+    expect(done.stderr).toContain('2 points were already there');
+    await expectPointsEqualReference(into, 'mk');
+    for (const k of [0, 1, 2, 3]) {
+      const shown = json<{ events: { type: string }[] }>(await mmrun(['show', `mk-p000${k}`, '--json'], into));
+      expect(
+        shown.events.filter((e) => e.type === 'merged'),
+        `point ${k}`,
+      ).toHaveLength(1);
+    }
+    expect(fs.readdirSync(into).filter((n) => n.includes('.merging-'))).toEqual([]);
+
+    // 4. A finished merge is final: merging again is refused, nothing changed.
+    const snapshot = tree(into);
+    const again = await mmrun(args, into);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('RUN_EXISTS');
     expect(tree(into)).toEqual(snapshot);
   }, 240_000);
 

@@ -102,6 +102,11 @@ async function mergeSweepCommand(argv: ArgumentsCamelCase<MergeArgs>): Promise<v
     say(
       `mmrun: merged sweep '${result.id}' into ${displayPath(result.into)}: ${result.completed} of ${result.points} points completed, ${result.status}`,
     );
+    if (result.mergedBefore > 0) {
+      say(
+        `  continued an earlier merge that stopped: ${result.mergedBefore} points were already there, not copied again`,
+      );
+    }
     if (result.status !== 'completed') {
       const what = [
         result.missing.length > 0 ? `missing points ${result.missing.join(', ')}` : '',
