@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Catalog, type RangeChecksum, type RunRecord, runLocked } from '../catalog/catalog.ts';
+import { CATALOG_FILE, Catalog, type RangeChecksum, type RunRecord, runLocked } from '../catalog/catalog.ts';
 import { currentOwner } from '../catalog/ownership.ts';
 import { getRun } from '../catalog/query.ts';
 import { runSpecOf } from '../catalog/records.ts';
 import { MmrunError, show } from '../errors.ts';
+import { crashPoint } from '../faults.ts';
 import { RunRows } from '../read/rows.ts';
 import { resolveRunsDir } from '../runs-dir.ts';
 import { shardRanges } from '../shards.ts';
@@ -45,6 +46,8 @@ export interface MergeResult {
   /** Shard indices present but not completed. */
   readonly unfinished: readonly number[];
   readonly segments: number;
+  /** Whether a run an earlier merge of this job left when it stopped (killed, or failed) was replaced. */
+  readonly replacedStopped: boolean;
 }
 
 interface Source {
@@ -119,6 +122,7 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
   // Checks passed: create the merged run. The catalog decides who gets the id.
   const into = resolveRunsDir(options.into);
   const runDir = path.join(into, options.id);
+  const replacedStopped = replaceStoppedMerge(into, options.id, ref.run, jobIterations, count);
   if (fs.existsSync(runDir)) {
     throw new MmrunError('RUN_EXISTS', `run '${options.id}' already exists (${runDir}); merge never overwrites a run`, {
       remedy: 'merge into another --into directory, or remove that run first (mmrun rm)',
@@ -128,15 +132,18 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
   const catalog = Catalog.open(into);
   let created = false;
   try {
-    catalog.createRun(
-      runSpecOf(ref.run, { id: options.id, iterations: jobIterations, workers: count }),
-      currentOwner(),
-    );
-    created = true;
-    catalog.addEvent(options.id, 'merged', {
-      from: sources.map((s) => ({ shard: s.index, dir: s.dir, status: s.run.status, rows: s.run.flushedRows })),
-      missing,
+    // The run and where it is merged from, in one transaction.
+    catalog.atomically(() => {
+      catalog.createRun(
+        runSpecOf(ref.run, { id: options.id, iterations: jobIterations, workers: count }),
+        currentOwner(),
+      );
+      catalog.addEvent(options.id, 'merged', {
+        from: sources.map((s) => ({ shard: s.index, dir: s.dir, status: s.run.status, rows: s.run.flushedRows })),
+        missing,
+      });
     });
+    created = true;
     fs.mkdirSync(runDir, { recursive: true });
     fsyncDir(into);
     const array = new SegmentedArray(
@@ -176,18 +183,22 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
         }
       });
     }
-    // Only now, with every segment durable, does the catalog claim the rows.
-    for (const s of sources) {
-      const list = pieces.get(s.index) ?? [];
-      for (const [n, piece] of list.entries()) {
-        const state = n === list.length - 1 ? shardState(s) : null;
-        catalog.checkpointShard(options.id, s.index, piece.endRow, state, piece);
-      }
-    }
+    // Only now, with every segment durable, does the catalog claim the rows — all of them
+    // and the run's status in one transaction, so a merge killed before has claimed none.
     const status = missing.length === 0 && unfinished.length === 0 ? 'completed' : 'interrupted';
-    catalog.finish(options.id, status, {
-      type: status === 'completed' ? 'completed' : 'signal',
-      data: status === 'completed' ? { rows: jobIterations } : { signal: 'merge --partial', missing, unfinished },
+    catalog.atomically(() => {
+      for (const s of sources) {
+        const list = pieces.get(s.index) ?? [];
+        for (const [n, piece] of list.entries()) {
+          const state = n === list.length - 1 ? shardState(s) : null;
+          catalog.checkpointShard(options.id, s.index, piece.endRow, state, piece);
+        }
+      }
+      crashPoint('merge-point'); // a SIGKILL here rolls every claim back
+      catalog.finish(options.id, status, {
+        type: status === 'completed' ? 'completed' : 'signal',
+        data: status === 'completed' ? { rows: jobIterations } : { signal: 'merge --partial', missing, unfinished },
+      });
     });
     return {
       id: options.id,
@@ -199,6 +210,7 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
       missing,
       unfinished,
       segments: array.segmentCount,
+      replacedStopped,
     };
   } catch (error) {
     try {
@@ -211,6 +223,45 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
   } finally {
     catalog.close();
   }
+}
+
+/**
+ * Removes the run `id` of `into` (record and directory) if it is what a merge of this job
+ * left when it stopped: made by a merge (a `merged` event), its owner gone (`crashed`) or
+ * `failed`, no row claimed — a merge claims its rows and records its end in one transaction,
+ * so such a run holds nothing the shards do not — and the same job (experiment, sha256,
+ * seed, iterations, shards). Whether it did. A live merge of it is RUN_LOCKED; any other
+ * run of that id is left for the caller to refuse.
+ */
+function replaceStoppedMerge(into: string, id: string, ref: RunRecord, jobIterations: number, shards: number): boolean {
+  if (!fs.existsSync(path.join(into, CATALOG_FILE))) return false;
+  const catalog = Catalog.open(into, { create: false });
+  try {
+    let run: RunRecord;
+    try {
+      run = catalog.getRun(id);
+    } catch (error) {
+      if (error instanceof MmrunError && error.code === 'RUN_NOT_FOUND') return false;
+      throw error;
+    }
+    if (!catalog.events(id).some((e) => e.type === 'merged')) return false;
+    if (run.status === 'running') throw runLocked(run, 'wait for that merge to finish, or stop it, then merge again');
+    const stopped =
+      (run.status === 'crashed' || run.status === 'failed') &&
+      run.doneRows === 0 &&
+      run.experiment === ref.experiment &&
+      run.sourceHash === ref.sourceHash &&
+      run.seed === ref.seed &&
+      run.iterations === jobIterations &&
+      run.workers === shards;
+    if (!stopped) return false;
+    catalog.deleteRun(id);
+  } finally {
+    catalog.close();
+  }
+  fs.rmSync(path.join(into, id), { recursive: true, force: true });
+  fsyncDir(into);
+  return true;
 }
 
 /** A shard's run, checked to be a shard that nobody is writing. */

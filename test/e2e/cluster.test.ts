@@ -70,6 +70,37 @@ describe('shards across machines', () => {
     await ok(['verify', 'job', '--recompute', '30'], into);
   });
 
+  it('a merge killed part-way (SIGKILL) has claimed no rows, and merging again replaces it: identical to one run', async () => {
+    const root = tmp();
+    const single = path.join(root, 'single');
+    await ok(['run', COUNTER, '--id', 'job', ...COMMON], single);
+    const dirs = await fourShards(root);
+    const into = path.join(root, 'merged');
+    const merge = ['merge', ...dirs, '--into', into, '--id', 'job'];
+    // Killed inside the transaction that claims the rows: every segment is written, none claimed.
+    const killed = await mmrun(merge, into, { MMRUN_FAULT: 'merge-point' });
+    expect(killed.signal).toBe('SIGKILL');
+    const left = json<{ status: string; doneRows: number }>(await mmrun(['show', 'job', '--json'], into));
+    expect(left).toMatchObject({ status: 'crashed', doneRows: 0 });
+
+    const again = await ok(merge, into);
+    expect(again.stderr).toContain('replaced the run an earlier merge left when it stopped');
+    expect(segmentHashes(into, 'job')).toEqual(segmentHashes(single, 'job'));
+    const shown = json<{ status: string; flushedRows: number; events: { type: string }[] }>(
+      await mmrun(['show', 'job', '--json'], into),
+    );
+    expect(shown).toMatchObject({ status: 'completed', flushedRows: 40_000 });
+    expect(shown.events.filter((e) => e.type === 'merged')).toHaveLength(1);
+    await ok(['verify', 'job', '--recompute', '20'], into);
+
+    // A finished merge is final: merging again is refused, nothing changed.
+    const snapshot = tree(into);
+    const third = await mmrun(merge, into);
+    expect(third.code).toBe(1);
+    expect(third.stderr).toContain('RUN_EXISTS');
+    expect(tree(into)).toEqual(snapshot);
+  });
+
   it('a stateful experiment: merged shards equal a run with --workers N (one state per shard)', async () => {
     const root = tmp();
     const fixture = path.join(FIXTURES, 'shard-state.ts');

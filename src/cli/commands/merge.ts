@@ -68,6 +68,8 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
       say(
         `mmrun: merged ${result.shards} shards of '${result.id}' into ${displayPath(result.runDir)}: ${count(result.rows)} of ${count(result.iterations)} rows in ${result.segments} segments, ${result.status}`,
       );
+      if (result.replacedStopped)
+        say('  replaced the run an earlier merge left when it stopped (it had claimed no rows)');
       if (result.status !== 'completed') {
         const what = [
           result.missing.length > 0 ? `missing shards ${result.missing.join(', ')}` : '',
