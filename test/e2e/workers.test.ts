@@ -146,8 +146,10 @@ describe('run --workers K', () => {
       const done = await Promise.race([cli.exited.then(() => true), sleep(delay).then(() => false)]);
       if (!done && kills < 3) {
         cli.child.kill('SIGKILL');
-        expect((await cli.exited).signal).toBe('SIGKILL');
-        kills++;
+        const r = await cli.exited;
+        // Either the kill landed, or the resume had just completed on its own (exit 0).
+        if (r.signal === 'SIGKILL') kills++;
+        else expect(r.code, r.stderr).toBe(0);
         if (peekRun(dir, 'k')?.status === 'completed') break;
       } else {
         const r = await cli.exited;
