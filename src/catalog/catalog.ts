@@ -6,7 +6,7 @@ import { extendedFrom, readEvents, recordEvent } from './events.ts';
 import { acceptSourceChange, readFingerprint, recordCodeChange } from './fingerprints.ts';
 import { heartbeatSql } from './owned.ts';
 import type { Owner } from './ownership.ts';
-import { checkpoints, checksumEndingAt, checksums, commitCheckpoint, lastChecksum, latestState } from './progress.ts';
+import { checkpoints, checksumEndingAt, checksums, commitCheckpoint, latestState } from './progress.ts';
 import type { ProgressStore } from './progress-store.ts';
 import type { EventType, RangeChecksum, RunEvent, RunRecord, RunSpec, RunStatus } from './records.ts';
 import { commitShardCheckpoint, peekUnfinishedShards, shardState } from './run-shards.ts';
@@ -32,12 +32,10 @@ export type {
   RangeChecksum,
   RunEvent,
   RunRecord,
-  RunRow,
   RunSpec,
   RunStatus,
   ShardRecord,
 } from './records.ts';
-export { SELECT_RUN, toRecord } from './records.ts';
 export { RESUME_LATER, runCompleted, runLocked } from './refusals.ts';
 
 /**
@@ -156,11 +154,6 @@ export class Catalog implements ProgressStore {
   /** The checksum of the flushed range that ends at `endRow`, if one does. */
   checksumEndingAt(id: string, endRow: number): RangeChecksum | undefined {
     return checksumEndingAt(this.#c, id, endRow);
-  }
-
-  /** The checksum of the last flushed range (the one resume checks before trusting it). */
-  lastChecksum(id: string): RangeChecksum | undefined {
-    return lastChecksum(this.#c, id);
   }
 
   /** The iteration count before the latest extension (`resume --iterations`), if any. */

@@ -85,7 +85,7 @@ export class OlderSchema extends MmrunError {
  * migrated by a writer, refused ({@link OlderSchema}) by a reader. Returns the version.
  * @throws MmrunError `CATALOG_TOO_NEW`, {@link OlderSchema}
  */
-export function checkSchema(db: Database.Database, file: string, mode: 'write' | 'read'): number {
+function checkSchema(db: Database.Database, file: string, mode: 'write' | 'read'): number {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > SCHEMA_VERSION) {
     throw new MmrunError(

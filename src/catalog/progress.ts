@@ -54,17 +54,11 @@ export function recordChecksum(c: Connection, id: string, checksum: RangeChecksu
 
 const CHECKSUM = 'SELECT start_row AS startRow, end_row AS endRow, crc32c FROM checksums WHERE run_id = ?';
 const CHECKSUM_ENDING_AT = `${CHECKSUM} AND end_row = ? ORDER BY start_row DESC LIMIT 1`;
-const LAST_CHECKSUM = `${CHECKSUM} ORDER BY start_row DESC LIMIT 1`;
 const CHECKSUMS = `${CHECKSUM} ORDER BY start_row`;
 
 /** The checksum of the flushed range that ends at `endRow`, if one does. */
 export function checksumEndingAt(c: Connection, id: string, endRow: number): RangeChecksum | undefined {
   return c.stmt(CHECKSUM_ENDING_AT).get(id, endRow) as RangeChecksum | undefined;
-}
-
-/** The checksum of the last flushed range (the one resume checks before trusting it). */
-export function lastChecksum(c: Connection, id: string): RangeChecksum | undefined {
-  return c.stmt(LAST_CHECKSUM).get(id) as RangeChecksum | undefined;
 }
 
 /** Every flushed range's checksum, in row order. */

@@ -24,6 +24,19 @@ export function requireCatalog(runsDir: string, id: string): void {
 }
 
 /**
+ * As {@link getRun}, or undefined if the runs directory has no catalog or no run `id`.
+ */
+export function findRun(runsDir: string, id: string): ReturnType<typeof getRun> | undefined {
+  if (!fs.existsSync(path.join(runsDir, CATALOG_FILE))) return undefined;
+  try {
+    return getRun(runsDir, id);
+  } catch (error) {
+    if (error instanceof MmrunError && error.code === 'RUN_NOT_FOUND') return undefined;
+    throw error;
+  }
+}
+
+/**
  * One run, its event history and its code fingerprint (JSON; undefined for a run made
  * before fingerprints). @throws MmrunError RUN_NOT_FOUND
  */

@@ -12,7 +12,7 @@ import { withLiveness } from './ownership.ts';
 import { checkpoints, checksums } from './progress.ts';
 import { getRun } from './query.ts';
 import type { RangeChecksum, RunEvent, RunRecord } from './records.ts';
-import { runNotFound } from './refusals.ts';
+import { runNotFound, sweepNotFound } from './refusals.ts';
 import { readRun, readRuns } from './runs.ts';
 import { type PointRecord, readPoints, readSweepIds, readSweepRecord, type SweepRecord } from './sweep-records.ts';
 
@@ -112,11 +112,7 @@ export class CatalogReader {
    */
   readSweep(id: string): SweepSnapshot {
     const read = this.#c.read(() => this.#sweep(id));
-    if (!read) {
-      throw new MmrunError('RUN_NOT_FOUND', `no sweep '${id}' in ${this.file}`, {
-        remedy: '`mmrun list` shows the sweeps; check --runs-dir',
-      });
-    }
+    if (!read) throw sweepNotFound(id, this.file);
     return read;
   }
 

@@ -28,6 +28,13 @@ export function runCompleted(run: RunRecord): MmrunError {
   });
 }
 
+/** No sweep `id` in the catalog `file`. */
+export function sweepNotFound(id: string, file: string): MmrunError {
+  return new MmrunError('RUN_NOT_FOUND', `no sweep '${id}' in ${file}`, {
+    remedy: '`mmrun list` shows the sweeps; check --runs-dir',
+  });
+}
+
 /** No run `id` in the catalog `file`. */
 export function runNotFound(id: string, file: string): MmrunError {
   return new MmrunError('RUN_NOT_FOUND', `no run '${id}' in ${file}`, {

@@ -7,7 +7,7 @@ import { Catalog } from './catalog.ts';
 import { type Connection, now, openToWrite, peekConnection } from './connection.ts';
 import { checkTakeOver, detectCrash, markCrashed, releaseOwnership, takeOwnership } from './owned.ts';
 import type { Owner } from './ownership.ts';
-import { ownerLocked } from './refusals.ts';
+import { ownerLocked, RESUME_LATER, sweepNotFound } from './refusals.ts';
 import {
   type PointRecord,
   type PointSpec,
@@ -157,10 +157,7 @@ export class SweepCatalog {
   claim(id: string, owner: Owner): SweepRecord {
     return this.#c.write(() => {
       const sweep = this.#require(id);
-      const crashed = this.#checkTakeOver(
-        sweep,
-        'wait for it to finish, or stop it (kill -TERM <pid>) and then resume',
-      );
+      const crashed = this.#checkTakeOver(sweep, RESUME_LATER);
       if (!crashed && sweep.status === 'completed') {
         throw new MmrunError('RUN_COMPLETED', `sweep '${id}' is already completed`, {
           remedy: 'its results are final; `mmrun show` lists its points',
@@ -241,11 +238,7 @@ export class SweepCatalog {
 
   #require(id: string): SweepRecord {
     const sweep = readSweepRecord(this.#c, id);
-    if (!sweep) {
-      throw new MmrunError('RUN_NOT_FOUND', `no sweep '${id}' in ${this.#c.file}`, {
-        remedy: '`mmrun list` shows the sweeps; check --runs-dir',
-      });
-    }
+    if (!sweep) throw sweepNotFound(id, this.#c.file);
     return sweep;
   }
 }

@@ -5,6 +5,7 @@ import { loadExperiment, resolveExperiment } from '../experiment/load.ts';
 import { applyParams, parseCount } from '../experiment/params.ts';
 import { badWorkerCount, isWorkerCount, type RunOptions } from '../runner/run.ts';
 import type { ShardSpec } from '../shards.ts';
+import { parseCountFlag } from './sweep-args.ts';
 
 /** `run`'s options as yargs gives them: counts as text (1e6 and 1_000_000 are accepted). */
 export interface RunArgsText {
@@ -28,8 +29,8 @@ export async function runOptionsOf(argv: RunArgsText, shard: ShardSpec | undefin
   const loaded = await loadExperiment(resolveExperiment(argv.experiment));
   const iterations = argv.iterations === undefined ? undefined : parseCount(argv.iterations);
   const params = applyParams(loaded.params, argv.param ?? []);
-  const flushEvery = countOf(argv['flush-every'], '--flush-every');
-  const segmentRows = countOf(argv['segment-rows'], '--segment-rows');
+  const flushEvery = parseCountFlag(argv['flush-every'], '--flush-every');
+  const segmentRows = parseCountFlag(argv['segment-rows'], '--segment-rows');
   const workers = argv.workers === undefined ? undefined : workersOf(argv.workers);
   return {
     experiment: loaded,
@@ -49,10 +50,6 @@ export async function runOptionsOf(argv: RunArgsText, shard: ShardSpec | undefin
 /** `resume --iterations`: the count to extend the run to, if given. */
 export function extendToOf(iterations: string | undefined): number | undefined {
   return iterations === undefined ? undefined : parseCount(iterations);
-}
-
-function countOf(text: string | undefined, flag: string): number | undefined {
-  return text === undefined ? undefined : parseCount(text, flag, 'BAD_OPTION');
 }
 
 /** `--workers K`: a whole number from 1 to MAX_WORKERS (checked against the run later). */

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CATALOG_FILE, Catalog, type RangeChecksum, type RunRecord, runLocked } from '../catalog/catalog.ts';
+import { Catalog, type RangeChecksum, type RunRecord, runLocked } from '../catalog/catalog.ts';
 import { currentOwner } from '../catalog/ownership.ts';
-import { getRun } from '../catalog/query.ts';
+import { findRun, getRun } from '../catalog/query.ts';
 import { runSpecOf } from '../catalog/records.ts';
 import { MmrunError, show } from '../errors.ts';
 import { crashPoint } from '../faults.ts';
@@ -234,27 +234,21 @@ export async function mergeRuns(options: MergeOptions): Promise<MergeResult> {
  * run of that id is left for the caller to refuse.
  */
 function replaceStoppedMerge(into: string, id: string, ref: RunRecord, jobIterations: number, shards: number): boolean {
-  if (!fs.existsSync(path.join(into, CATALOG_FILE))) return false;
+  const found = findRun(into, id);
+  if (!found?.events.some((e) => e.type === 'merged')) return false;
+  const { run } = found;
+  if (run.status === 'running') throw runLocked(run, 'wait for that merge to finish, or stop it, then merge again');
+  const stopped =
+    (run.status === 'crashed' || run.status === 'failed') &&
+    run.doneRows === 0 &&
+    run.experiment === ref.experiment &&
+    run.sourceHash === ref.sourceHash &&
+    run.seed === ref.seed &&
+    run.iterations === jobIterations &&
+    run.workers === shards;
+  if (!stopped) return false;
   const catalog = Catalog.open(into, { create: false });
   try {
-    let run: RunRecord;
-    try {
-      run = catalog.getRun(id);
-    } catch (error) {
-      if (error instanceof MmrunError && error.code === 'RUN_NOT_FOUND') return false;
-      throw error;
-    }
-    if (!catalog.events(id).some((e) => e.type === 'merged')) return false;
-    if (run.status === 'running') throw runLocked(run, 'wait for that merge to finish, or stop it, then merge again');
-    const stopped =
-      (run.status === 'crashed' || run.status === 'failed') &&
-      run.doneRows === 0 &&
-      run.experiment === ref.experiment &&
-      run.sourceHash === ref.sourceHash &&
-      run.seed === ref.seed &&
-      run.iterations === jobIterations &&
-      run.workers === shards;
-    if (!stopped) return false;
     catalog.deleteRun(id);
   } finally {
     catalog.close();

@@ -136,6 +136,21 @@ ${indent}done
 ${indent}set -e`;
 }
 
+/**
+ * The task's start: its node-local runs directory and the shared ones made, a line saying
+ * where it runs, and its stage-in: a task requeued onto another node continues from its
+ * last copy (`copyVar`, the shell variable naming `<results>/<kind>/<task>`).
+ */
+function stageIn(kind: 'shards' | 'points', copyVar: string): string {
+  return `mkdir -p "$LOCAL" "$RESULTS/${kind}" "$RESULTS/logs"
+echo "mmrun task $TASK of \${SLURM_ARRAY_TASK_COUNT:-?} on $(hostname), restart \${SLURM_RESTART_COUNT:-0}"
+
+# Stage in: a task requeued onto another node continues from its last copy.
+if [ ! -e "$LOCAL/mmrun.sqlite" ] && [ -e "$${copyVar}/mmrun.sqlite" ]; then
+  cp -a "$${copyVar}/." "$LOCAL/"
+fi`;
+}
+
 /** Stage out, then: done, requeue (preempted) or fail. `what` names the task's work ("shard", "point"). */
 function stageOutAndEnd(what: string, copy: string): string {
   return `# Stage out: the ${what}'s runs directory (catalog and segments) to the shared results,
@@ -203,13 +218,7 @@ TASK=\${SLURM_ARRAY_TASK_ID:?run this script with sbatch}
 LOCAL="\${MMRUN_LOCAL_DIR:-/tmp}/mmrun-$ID-$TASK"   # node-local runs directory (kept across requeues)
 SHARD_COPY="$RESULTS/shards/$TASK"
 
-mkdir -p "$LOCAL" "$RESULTS/shards" "$RESULTS/logs"
-echo "mmrun task $TASK of \${SLURM_ARRAY_TASK_COUNT:-?} on $(hostname), restart \${SLURM_RESTART_COUNT:-0}"
-
-# Stage in: a task requeued onto another node continues from its last copy.
-if [ ! -e "$LOCAL/mmrun.sqlite" ] && [ -e "$SHARD_COPY/mmrun.sqlite" ]; then
-  cp -a "$SHARD_COPY/." "$LOCAL/"
-fi
+${stageIn('shards', 'SHARD_COPY')}
 
 # Start the shard, or continue it (a task that already completed only copies it out).
 status=$("\${MMRUN[@]}" show "$ID" --runs-dir "$LOCAL" --json 2>/dev/null | sed -n 's/^  "status": "\\(.*\\)",$/\\1/p' || true)
@@ -264,13 +273,7 @@ TASK=\${SLURM_ARRAY_TASK_ID:?run this script with sbatch}
 LOCAL="\${MMRUN_LOCAL_DIR:-/tmp}/mmrun-$ID-$TASK"   # node-local runs directory (kept across requeues)
 POINT_COPY="$RESULTS/points/$TASK"
 
-mkdir -p "$LOCAL" "$RESULTS/points" "$RESULTS/logs"
-echo "mmrun task $TASK of \${SLURM_ARRAY_TASK_COUNT:-?} on $(hostname), restart \${SLURM_RESTART_COUNT:-0}"
-
-# Stage in: a task requeued onto another node continues from its last copy.
-if [ ! -e "$LOCAL/mmrun.sqlite" ] && [ -e "$POINT_COPY/mmrun.sqlite" ]; then
-  cp -a "$POINT_COPY/." "$LOCAL/"
-fi
+${stageIn('points', 'POINT_COPY')}
 
 # Start point $TASK, or continue it (\`mmrun point\` resumes a run it finds; a completed one
 # it leaves as is).

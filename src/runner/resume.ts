@@ -190,11 +190,7 @@ function recordCode(catalog: Catalog, id: string, runDir: string, code: CodeChec
   if (!code.update) return;
   const messages = [...code.fatal, ...code.warnings].map((c) => c.message);
   if (code.fatal.length > 0) catalog.acceptCodeChange(id, messages, code.before, code.identity.json, sourceHash);
-  else acceptCodeWarnings(catalog, id, messages, code, sourceHash);
+  else
+    catalog.recordCodeChange(id, code.identity.json, sourceHash, { type: 'code-warning', data: { changes: messages } });
   writeSnapshot(runDir, code.identity.snapshot);
-}
-
-/** Records warnings-only code changes, the `code-warning` event and the new fingerprint, in one transaction. */
-function acceptCodeWarnings(catalog: Catalog, id: string, messages: string[], code: CodeCheck, hash: string): void {
-  catalog.recordCodeChange(id, code.identity.json, hash, { type: 'code-warning', data: { changes: messages } });
 }

@@ -56,6 +56,7 @@ export class AtomicFile {
     const perProcess = options.temporary === 'per-process';
     const unique = perProcess ? '' : `.${randomBytes(4).toString('hex')}`;
     this.tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}${unique}.tmp`);
+    // perProcessTemporary() below matches this name: change both together.
     if (perProcess) fs.rmSync(this.tmp, { force: true });
     this.#fd = fs.openSync(this.tmp, 'wx');
   }
@@ -129,4 +130,13 @@ export function writeFileAtomically(
 /** Whether an error is an existing file refused by {@link PlaceOptions.overwrite} `false`. */
 export function isFileExists(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'EEXIST';
+}
+
+/**
+ * Matches the per-process temporary ({@link TemporaryOptions} `temporary: 'per-process'`)
+ * of any file whose name `base` matches (a regular expression source, without anchors):
+ * `.<name>.<pid>.tmp`, the name {@link AtomicFile} gives it.
+ */
+export function perProcessTemporary(base: string): RegExp {
+  return new RegExp(`^\\.${base}\\.\\d+\\.tmp$`);
 }

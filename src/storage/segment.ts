@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MmrunError } from '../errors.ts';
 import { crashPoint } from '../faults.ts';
-import { fsyncDir, isFileExists, writeFileAtomically } from './atomic-file.ts';
+import { fsyncDir, isFileExists, perProcessTemporary, writeFileAtomically } from './atomic-file.ts';
 import { descrOf, type RowLayout } from './dtype.ts';
 import { type Mode, mapFile, PAGE_SIZE, syncRange } from './mmap.ts';
 import { encodeHeader, layoutFromDescr, readHeader } from './npy.ts';
@@ -180,7 +180,7 @@ export class Segment {
  * Matches the temporaries {@link Segment.write} and {@link Segment.grow} write before a
  * segment takes its name (atomic-file.ts, `temporary: 'per-process'`): `.<segment>.npy.<pid>.tmp`.
  */
-const TEMPORARY = /^\.\d+\.npy\.\d+\.tmp$/;
+const TEMPORARY = perProcessTemporary('\\d+\\.npy');
 
 /**
  * Removes the segment temporaries a killed process left in `dir` (see {@link Segment.write},

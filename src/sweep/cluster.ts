@@ -5,8 +5,8 @@
 // them into one sweep.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CATALOG_FILE, type RunRecord } from '../catalog/catalog.ts';
-import { getRun } from '../catalog/query.ts';
+import type { RunRecord } from '../catalog/catalog.ts';
+import { findRun } from '../catalog/query.ts';
 import type { PointSpec } from '../catalog/sweeps.ts';
 import {
   checkThrottle,
@@ -262,13 +262,7 @@ function pointIndex(index: number | ShardSpec | undefined, points: number): numb
 
 /** The run `id` in a runs directory, or undefined if it has none. */
 export function localRun(runsDir: string, id: string): RunRecord | undefined {
-  if (!fs.existsSync(path.join(runsDir, CATALOG_FILE))) return undefined;
-  try {
-    return getRun(runsDir, id).run;
-  } catch (error) {
-    if (error instanceof MmrunError && error.code === 'RUN_NOT_FOUND') return undefined;
-    throw error;
-  }
+  return findRun(runsDir, id)?.run;
 }
 
 /** The defined values of `keys` (exactOptionalPropertyTypes-friendly). */

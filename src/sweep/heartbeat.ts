@@ -1,4 +1,5 @@
 import { heartbeatMs, startBeats } from '../catalog/heartbeat.ts';
+import { heartbeatSql } from '../catalog/owned.ts';
 import type { Owner } from '../catalog/ownership.ts';
 import type { Helper } from '../threads.ts';
 
@@ -14,7 +15,7 @@ export function startSweepHeartbeat(file: string, id: string, owner: Owner, inte
         sql: "UPDATE runs SET heartbeat_at = ? WHERE status = 'running' AND owner_pid = ? AND owner_start = ?",
         args: [owner.pid, owner.start],
       },
-      { sql: 'UPDATE sweeps SET heartbeat_at = ? WHERE id = ? AND owner_pid = ?', args: [id, owner.pid] },
+      { sql: heartbeatSql('sweeps'), args: [id, owner.pid] },
     ],
     intervalMs,
   );

@@ -45,7 +45,7 @@ describe('the catalog as a ProgressStore', () => {
     const beat = (id: string) => catalog.getRun(id).heartbeatAt!;
     const [mine, theirs] = [beat('mine'), beat('theirs')];
     // Until the clock has moved past the recorded beats (ISO timestamps have millisecond steps).
-    while (Date.now() <= Date.parse(mine)) await new Promise((resolve) => setImmediate(resolve));
+    while (Date.now() <= Date.parse(theirs)) await new Promise((resolve) => setImmediate(resolve));
     catalog.touch('mine');
     catalog.touch('theirs');
     expect(Date.parse(catalog.getRun('mine').heartbeatAt!)).toBeGreaterThan(Date.parse(mine));
